@@ -1,0 +1,47 @@
+# One command each for a fresh machine: `make demo`, `make test`.
+SHELL := /bin/bash
+PYTHON_FOR_VENV ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+JAR := build/lib/stream-scoring-connectors.jar
+JAVA_SOURCES := $(shell find connectors/java/src/main -name '*.java' 2>/dev/null)
+# PyFlink starts its Python workers with the `python` found on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+DURATION ?= 0
+RATE ?= 200
+
+.PHONY: help setup jar demo test lint clean
+
+help:
+	@echo "make demo [DURATION=seconds] [RATE=trips/s]  run the whole pipeline locally"
+	@echo "make test                                    set up and run the test suite"
+	@echo "make lint                                    ruff and mypy"
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed $(JAR)
+
+jar: $(JAR)
+
+$(JAR): deploy/pom.xml $(JAVA_SOURCES)
+	mvn --batch-mode --quiet -f deploy/pom.xml package
+	test -f $@ && touch $@
+
+demo: setup
+	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE)
+
+test: setup
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf build dist

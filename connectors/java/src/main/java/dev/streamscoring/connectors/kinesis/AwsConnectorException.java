@@ -1,0 +1,11 @@
+package dev.streamscoring.connectors.kinesis;
+
+/** A non-retryable failure talking to Kinesis Data Streams or Firehose. */
+public class AwsConnectorException extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+
+    public AwsConnectorException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,206 @@
+package dev.streamscoring.connectors.kinesis;
+
+import org.apache.flink.api.common.serialization.DeserializationSchema;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.connector.source.Boundedness;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.api.connector.source.SourceReader;
+import org.apache.flink.api.connector.source.SourceReaderContext;
+import org.apache.flink.api.connector.source.SplitEnumerator;
+import org.apache.flink.api.connector.source.SplitEnumeratorContext;
+import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.util.UserCodeClassLoader;
+
+import java.util.Collections;
+import java.util.Objects;
+
+/**
+ * Unbounded Flink source reading a Kinesis data stream, addressed by ARN, by polling
+ * (GetShardIterator/GetRecords). Every record is deserialized with the given schema and emitted
+ * with its approximate arrival time (epoch ms) as the record timestamp. Checkpoints keep each
+ * shard's last emitted sequence number, so a restored job resumes right after it (at-least-once
+ * downstream, exactly-once into Flink state).
+ *
+ * <pre>{@code
+ * KinesisStreamSource<String> source = KinesisStreamSource.<String>builder()
+ *     .setStreamArn("arn:aws:kinesis:us-east-1:123456789012:stream/events")
+ *     .setSourceConfig(config)
+ *     .setDeserializationSchema(new SimpleStringSchema())
+ *     .build();
+ * }</pre>
+ *
+ * <p>Source configuration keys:
+ *
+ * <table>
+ *   <caption>Source configuration</caption>
+ *   <tr><th>Key</th><th>Default</th><th>Meaning</th></tr>
+ *   <tr><td>{@code aws.region}</td><td>(required)</td><td>Region of the stream and
+ *       client.</td></tr>
+ *   <tr><td>{@code aws.endpoint}</td><td>(none)</td><td>Endpoint URL override, e.g.
+ *       {@code http://127.0.0.1:5000}.</td></tr>
+ *   <tr><td>{@code source.init.position}</td><td>LATEST</td><td>LATEST, TRIM_HORIZON or
+ *       AT_TIMESTAMP: where shards present at the first start begin. Shards appearing later
+ *       always begin at TRIM_HORIZON.</td></tr>
+ *   <tr><td>{@code source.init.timestamp}</td><td>(none)</td><td>For AT_TIMESTAMP: ISO-8601
+ *       (UTC if no offset) or epoch seconds.</td></tr>
+ *   <tr><td>{@code source.shard.discovery.interval.ms}</td><td>10000</td><td>How often
+ *       ListShards looks for new shards.</td></tr>
+ *   <tr><td>{@code source.reader.type}</td><td>POLLING</td><td>Only POLLING is supported;
+ *       EFO is rejected by {@link Builder#build()}.</td></tr>
+ *   <tr><td>{@code source.polling.max.records}</td><td>10000</td><td>GetRecords limit.</td></tr>
+ *   <tr><td>{@code source.polling.interval.ms}</td><td>200</td><td>Pause before polling a
+ *       shard again once it is caught up.</td></tr>
+ * </table>
+ *
+ * <p>Credentials come from the AWS SDK default provider chain. Each reader exposes a gauge {@code
+ * shardId.<id>.millisBehindLatest} per shard. Against a JSON-only Kinesis emulator, turn off the
+ * SDK's CBOR encoding with the JVM system property {@code aws.cborEnabled=false} (or the
+ * environment variable {@code CBOR_ENABLED=false}).
+ */
+public final class KinesisStreamSource<T>
+        implements Source<T, KinesisShardSplit, KinesisEnumeratorState>, ResultTypeQueryable<T> {
+
+    private static final long serialVersionUID = 1L;
+
+    private final String streamArn;
+    private final Configuration sourceConfig;
+    private final DeserializationSchema<T> deserializationSchema;
+
+    private KinesisStreamSource(
+            String streamArn,
+            Configuration sourceConfig,
+            DeserializationSchema<T> deserializationSchema) {
+        this.streamArn = streamArn;
+        this.sourceConfig = sourceConfig;
+        this.deserializationSchema = deserializationSchema;
+    }
+
+    public static <T> Builder<T> builder() {
+        return new Builder<>();
+    }
+
+    @Override
+    public Boundedness getBoundedness() {
+        return Boundedness.CONTINUOUS_UNBOUNDED;
+    }
+
+    @Override
+    public SourceReader<T, KinesisShardSplit> createReader(SourceReaderContext readerContext)
+            throws Exception {
+        deserializationSchema.open(
+                new DeserializationSchema.InitializationContext() {
+                    @Override
+                    public MetricGroup getMetricGroup() {
+                        return readerContext.metricGroup().addGroup("deserializer");
+                    }
+
+                    @Override
+                    public UserCodeClassLoader getUserCodeClassLoader() {
+                        return readerContext.getUserCodeClassLoader();
+                    }
+                });
+        int maxRecords = sourceConfig.get(KinesisSourceOptions.POLLING_MAX_RECORDS);
+        long pollIntervalMs = sourceConfig.get(KinesisSourceOptions.POLLING_INTERVAL_MS);
+        return new KinesisSourceReader<>(
+                () ->
+                        new PollingShardSplitReader(
+                                createProxy(),
+                                maxRecords,
+                                pollIntervalMs,
+                                readerContext.metricGroup()),
+                new KinesisRecordEmitter<>(deserializationSchema),
+                sourceConfig,
+                readerContext);
+    }
+
+    @Override
+    public SplitEnumerator<KinesisShardSplit, KinesisEnumeratorState> createEnumerator(
+            SplitEnumeratorContext<KinesisShardSplit> enumContext) {
+        return restoreEnumerator(
+                enumContext,
+                new KinesisEnumeratorState(Collections.emptySet(), Collections.emptyList()));
+    }
+
+    @Override
+    public SplitEnumerator<KinesisShardSplit, KinesisEnumeratorState> restoreEnumerator(
+            SplitEnumeratorContext<KinesisShardSplit> enumContext,
+            KinesisEnumeratorState checkpoint) {
+        return new KinesisShardEnumerator(
+                enumContext,
+                createProxy(),
+                KinesisSourceOptions.initialPosition(sourceConfig),
+                sourceConfig.get(KinesisSourceOptions.SHARD_DISCOVERY_INTERVAL_MS),
+                checkpoint);
+    }
+
+    @Override
+    public SimpleVersionedSerializer<KinesisShardSplit> getSplitSerializer() {
+        return new KinesisShardSplitSerializer();
+    }
+
+    @Override
+    public SimpleVersionedSerializer<KinesisEnumeratorState> getEnumeratorCheckpointSerializer() {
+        return new KinesisEnumeratorStateSerializer();
+    }
+
+    @Override
+    public TypeInformation<T> getProducedType() {
+        return deserializationSchema.getProducedType();
+    }
+
+    private KinesisStreamProxy createProxy() {
+        return new KinesisStreamProxy(
+                AwsClientFactory.createKinesisClient(
+                        sourceConfig.get(KinesisSourceOptions.AWS_REGION),
+                        sourceConfig.get(KinesisSourceOptions.AWS_ENDPOINT)),
+                streamArn);
+    }
+
+    /** Builder of {@link KinesisStreamSource}; stream ARN, config and schema are required. */
+    public static final class Builder<T> {
+        private String streamArn;
+        private Configuration sourceConfig = new Configuration();
+        private DeserializationSchema<T> deserializationSchema;
+
+        private Builder() {}
+
+        /** The stream's ARN, e.g. {@code arn:aws:kinesis:us-east-1:123456789012:stream/name}. */
+        public Builder<T> setStreamArn(String streamArn) {
+            this.streamArn = streamArn;
+            return this;
+        }
+
+        /** The source configuration; see {@link KinesisStreamSource} for its keys. */
+        public Builder<T> setSourceConfig(Configuration sourceConfig) {
+            this.sourceConfig = sourceConfig;
+            return this;
+        }
+
+        public Builder<T> setDeserializationSchema(DeserializationSchema<T> deserializationSchema) {
+            this.deserializationSchema = deserializationSchema;
+            return this;
+        }
+
+        /**
+         * Validates the settings and creates the source.
+         *
+         * @throws IllegalArgumentException if a setting is missing or invalid, or an unsupported
+         *     reader type (EFO) is configured
+         */
+        public KinesisStreamSource<T> build() {
+            if (streamArn == null || !streamArn.startsWith("arn:")) {
+                throw new IllegalArgumentException(
+                        "A stream ARN (arn:...:kinesis:...:stream/NAME) must be set, got "
+                                + streamArn);
+            }
+            Objects.requireNonNull(sourceConfig, "sourceConfig");
+            Objects.requireNonNull(deserializationSchema, "deserializationSchema must be set");
+            Configuration copy = new Configuration(sourceConfig);
+            KinesisSourceOptions.validate(copy);
+            return new KinesisStreamSource<>(streamArn, copy, deserializationSchema);
+        }
+    }
+}

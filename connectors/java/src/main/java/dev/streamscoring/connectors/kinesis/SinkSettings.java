@@ -1,0 +1,93 @@
+package dev.streamscoring.connectors.kinesis;
+
+import org.apache.flink.connector.base.sink.writer.config.AsyncSinkWriterConfiguration;
+
+import java.io.Serializable;
+
+/**
+ * Batching and buffering settings of an async sink: the builder's values, or defaults derived from
+ * the service's request limits, checked against those limits.
+ */
+final class SinkSettings implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    static final int DEFAULT_MAX_IN_FLIGHT_REQUESTS = 50;
+    static final int DEFAULT_MAX_BUFFERED_REQUESTS = 10_000;
+    static final long DEFAULT_MAX_TIME_IN_BUFFER_MS = 5_000L;
+
+    final int maxBatchSize;
+    final int maxInFlightRequests;
+    final int maxBufferedRequests;
+    final long maxBatchSizeInBytes;
+    final long maxTimeInBufferMS;
+    final long maxRecordSizeInBytes;
+
+    private SinkSettings(
+            int maxBatchSize,
+            int maxInFlightRequests,
+            int maxBufferedRequests,
+            long maxBatchSizeInBytes,
+            long maxTimeInBufferMS,
+            long maxRecordSizeInBytes) {
+        this.maxBatchSize = maxBatchSize;
+        this.maxInFlightRequests = maxInFlightRequests;
+        this.maxBufferedRequests = maxBufferedRequests;
+        this.maxBatchSizeInBytes = maxBatchSizeInBytes;
+        this.maxTimeInBufferMS = maxTimeInBufferMS;
+        this.maxRecordSizeInBytes = maxRecordSizeInBytes;
+    }
+
+    /**
+     * Fills unset (null) values with defaults; the service limits are the defaults and upper bounds
+     * of the batch and record sizes.
+     */
+    static SinkSettings resolve(
+            String sinkName,
+            Integer maxBatchSize,
+            Integer maxInFlightRequests,
+            Integer maxBufferedRequests,
+            Long maxBatchSizeInBytes,
+            Long maxTimeInBufferMS,
+            Long maxRecordSizeInBytes,
+            int batchSizeLimit,
+            long batchBytesLimit,
+            long recordBytesLimit) {
+        SinkSettings settings =
+                new SinkSettings(
+                        maxBatchSize != null ? maxBatchSize : batchSizeLimit,
+                        maxInFlightRequests != null
+                                ? maxInFlightRequests
+                                : DEFAULT_MAX_IN_FLIGHT_REQUESTS,
+                        maxBufferedRequests != null
+                                ? maxBufferedRequests
+                                : DEFAULT_MAX_BUFFERED_REQUESTS,
+                        maxBatchSizeInBytes != null ? maxBatchSizeInBytes : batchBytesLimit,
+                        maxTimeInBufferMS != null
+                                ? maxTimeInBufferMS
+                                : DEFAULT_MAX_TIME_IN_BUFFER_MS,
+                        maxRecordSizeInBytes != null ? maxRecordSizeInBytes : recordBytesLimit);
+        check(sinkName, "maxBatchSize", settings.maxBatchSize, batchSizeLimit);
+        check(sinkName, "maxBatchSizeInBytes", settings.maxBatchSizeInBytes, batchBytesLimit);
+        check(sinkName, "maxRecordSizeInBytes", settings.maxRecordSizeInBytes, recordBytesLimit);
+        return settings;
+    }
+
+    private static void check(String sinkName, String name, long value, long limit) {
+        if (value <= 0 || value > limit) {
+            throw new IllegalArgumentException(
+                    sinkName + ": " + name + " must be in 1.." + limit + ", got " + value);
+        }
+    }
+
+    AsyncSinkWriterConfiguration writerConfiguration() {
+        return AsyncSinkWriterConfiguration.builder()
+                .setMaxBatchSize(maxBatchSize)
+                .setMaxBatchSizeInBytes(maxBatchSizeInBytes)
+                .setMaxInFlightRequests(maxInFlightRequests)
+                .setMaxBufferedRequests(maxBufferedRequests)
+                .setMaxTimeInBufferMS(maxTimeInBufferMS)
+                .setMaxRecordSizeInBytes(maxRecordSizeInBytes)
+                .build();
+    }
+}

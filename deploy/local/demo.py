@@ -1,0 +1,112 @@
+"""``make demo``: the whole pipeline on this machine.
+
+Starts moto server (or uses the endpoint in ``AWS_ENDPOINT_URL``, e.g. LocalStack), creates
+the stream, buckets and delivery stream, runs the job on a local Flink mini cluster with
+the dashboard, feeds it taxi trips, and ends with one summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from deploy.local.generator import TripProducer
+from deploy.local.job_process import running_job
+from deploy.local.stack import (
+    LocalAws,
+    create_resources,
+    delivery_prefix,
+    moto_server,
+    read_lines,
+    read_stream,
+)
+from job.config import AppConfig, build_config, load_property_groups
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PROPERTIES = Path(__file__).with_name("demo.properties.json")
+RUN_DIR = PROJECT_ROOT / "build" / "demo"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=0, help="seconds to run; 0 runs until Ctrl-C")
+    parser.add_argument("--rate", type=float, default=200, help="trips per second into Kinesis")
+    parser.add_argument("--malformed-rate", type=float, default=0.01, help="share of broken records")
+    parser.add_argument("--properties", type=Path, default=DEFAULT_PROPERTIES)
+    parser.add_argument("--rest-port", type=int, default=8081)
+    args = parser.parse_args(argv)
+
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    with ExitStack() as stack:
+        external = os.environ.get("AWS_ENDPOINT_URL")
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, RUN_DIR / "moto.log"))
+        config = build_config(load_property_groups(args.properties), {"AWS_ENDPOINT_URL": aws.endpoint})
+        create_resources(aws, config)
+        print(f"demo: local AWS endpoint {aws.endpoint} (Kinesis, Firehose, S3)", flush=True)
+
+        print("demo: starting the job on a local Flink mini cluster ...", flush=True)
+        job = stack.enter_context(running_job(aws, args.properties, RUN_DIR / "job.log", args.rest_port))
+        print(f"demo: Flink dashboard at http://localhost:{args.rest_port} (job RUNNING)", flush=True)
+
+        producer = TripProducer(aws.client("kinesis"), config.source.stream_name, args.rate, args.malformed_rate)
+        producer.start()
+        print(f"demo: sending {args.rate:g} trips/s to stream {config.source.stream_name}", flush=True)
+        _print_where_output_lands(config)
+        deadline = time.monotonic() + args.duration if args.duration > 0 else None
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            if job.poll() is not None:
+                print(f"demo: the job exited with code {job.returncode}; see {RUN_DIR / 'job.log'}", file=sys.stderr)
+                break
+            if producer.error is not None:
+                print(f"demo: the producer failed: {producer.error}", file=sys.stderr)
+                break
+            stop.wait(1.0)
+        producer.stop()
+        counts = _count_outputs(aws, config, producer.sent)
+    print(
+        "demo: records_in={records_in} windows_out={windows_out} s3_objects={s3_objects}"
+        " delivery_records={delivery_records} dlq={dlq}".format(**counts),
+        flush=True,
+    )
+    required = ("records_in", "windows_out", "s3_objects", "delivery_records")
+    return 0 if all(counts[name] > 0 for name in required) else 1
+
+
+def _print_where_output_lands(config: AppConfig) -> None:
+    print(f"demo: window records -> {config.sink_s3.location.uri}/dt=.../hour=.../ (on each checkpoint)")
+    if config.delivery is not None:
+        print(f"demo: window records -> {config.delivery.type} stream {config.delivery.stream_name}")
+    print(f"demo: dead letters   -> {config.dead_letter.location.uri}/", flush=True)
+
+
+def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[str, int]:
+    s3_location = config.sink_s3.location
+    s3_objects, window_lines = read_lines(aws, s3_location.bucket, s3_location.key_prefix)
+    _, dead_lines = read_lines(aws, config.dead_letter.location.bucket, config.dead_letter.location.key_prefix)
+    delivery = 0
+    if config.delivery is not None and config.delivery.type == "firehose":
+        delivery = len(read_lines(aws, s3_location.bucket, delivery_prefix(config))[1])
+    elif config.delivery is not None:
+        delivery = len(read_stream(aws, config.delivery.stream_name))
+    return {
+        "records_in": records_in,
+        "windows_out": len(window_lines),
+        "s3_objects": s3_objects,
+        "delivery_records": delivery,
+        "dlq": len(dead_lines),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The local AWS stack: a moto server on 127.0.0.1 and the resources a job's config names.
+
+moto serves Kinesis, Firehose and S3 from one endpoint, the same shape as LocalStack, so a
+job pointed at ``AWS_ENDPOINT_URL`` runs unchanged against either.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from job.config import AppConfig
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+# moto's account; a stream ARN for the local stack uses it.
+LOCAL_ACCOUNT = "123456789012"
+DELIVERY_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/firehose-delivery"
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    endpoint: str
+    region: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+            config=BotoConfig(retries={"max_attempts": 3, "mode": "standard"}),
+        )
+
+    def job_environment(self) -> dict[str, str]:
+        """Environment for a job process that talks to this stack."""
+        env = dict(os.environ)
+        env.update(LOCAL_CREDENTIALS)
+        env["AWS_ENDPOINT_URL"] = self.endpoint
+        env["AWS_REGION"] = self.region
+        env["AWS_DEFAULT_REGION"] = self.region
+        return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(condition: Any, timeout_s: float, what: str, interval_s: float = 0.2) -> Any:
+    """Poll ``condition`` until it returns a truthy value or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as error:  # noqa: BLE001 - reported if the deadline passes
+            last_error = error
+        time.sleep(interval_s)
+    detail = f" (last error: {last_error})" if last_error else ""
+    raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}{detail}")
+
+
+@contextmanager
+def moto_server(region: str, log_path: Path | None = None) -> Iterator[LocalAws]:
+    """Start ``moto_server`` on a free loopback port; stop it on exit."""
+    port = free_port()
+    executable = Path(sys.executable).with_name("moto_server")
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(executable), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    aws = LocalAws(f"http://127.0.0.1:{port}", region)
+    try:
+        wait_until(lambda: aws.client("s3").list_buckets() is not None, 30, "moto server")
+        yield aws
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log_path:
+            log.close()  # type: ignore[union-attr]
+
+
+def create_resources(aws: LocalAws, config: AppConfig, shards: int = 1) -> None:
+    """Create the input stream, buckets and delivery stream the config names (idempotent)."""
+    s3 = aws.client("s3")
+    buckets = {config.sink_s3.location.bucket, config.dead_letter.location.bucket}
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in sorted(buckets - existing):
+        s3.create_bucket(Bucket=bucket)
+
+    kinesis = aws.client("kinesis")
+    _create_stream(kinesis, config.source.stream_name, shards)
+    if config.delivery is None:
+        return
+    if config.delivery.type == "kinesis":
+        _create_stream(kinesis, config.delivery.stream_name, 1)
+        return
+    firehose = aws.client("firehose")
+    names = firehose.list_delivery_streams().get("DeliveryStreamNames", [])
+    if config.delivery.stream_name not in names:
+        firehose.create_delivery_stream(
+            DeliveryStreamName=config.delivery.stream_name,
+            DeliveryStreamType="DirectPut",
+            ExtendedS3DestinationConfiguration={
+                "BucketARN": f"arn:aws:s3:::{config.sink_s3.location.bucket}",
+                "RoleARN": DELIVERY_ROLE_ARN,
+                "Prefix": f"delivery/{config.delivery.stream_name}/",
+            },
+        )
+
+
+def delivery_prefix(config: AppConfig) -> str:
+    """Where the local Firehose delivery stream writes its objects."""
+    assert config.delivery is not None
+    return f"delivery/{config.delivery.stream_name}/"
+
+
+def _create_stream(kinesis: Any, name: str, shards: int) -> None:
+    if name in kinesis.list_streams().get("StreamNames", []):
+        return
+    kinesis.create_stream(StreamName=name, ShardCount=shards)
+    wait_until(
+        lambda: (
+            kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
+        ),
+        30,
+        f"stream {name} to become ACTIVE",
+    )
+
+
+def read_lines(aws: LocalAws, bucket: str, prefix: str) -> tuple[int, list[str]]:
+    """(number of objects, all non-empty lines) under an S3 prefix."""
+    s3 = aws.client("s3")
+    objects = 0
+    lines: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            objects += 1
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
+            lines.extend(line for line in body.split("\n") if line)
+    return objects, lines
+
+
+def read_stream(aws: LocalAws, stream_name: str) -> list[bytes]:
+    """Every record of a Kinesis stream from the start of each shard."""
+    kinesis = aws.client("kinesis")
+    records: list[bytes] = []
+    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            response = kinesis.get_records(ShardIterator=iterator, Limit=10000)
+            records.extend(r["Data"] for r in response["Records"])
+            if not response["Records"] and response.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = response.get("NextShardIterator")
+    return records

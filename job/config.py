@@ -1,0 +1,371 @@
+"""The application's configuration: one frozen tree built once from runtime properties.
+
+Managed Service for Apache Flink hands a job its runtime properties as property groups
+(``/etc/flink/application_properties.json`` on the service); locally the same JSON list is
+read from a file.  Every key is validated here, once, and a mistake stops the job at start
+with a :class:`ConfigError` naming the property group and key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+SERVICE_PROPERTIES_PATH = Path("/etc/flink/application_properties.json")
+
+# Groups the service itself uses; they are allowed next to ours and ignored.
+_SERVICE_GROUP_PREFIX = "kinesis.analytics."
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STREAM_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:kinesis:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):stream/(?P<name>[A-Za-z0-9_.-]{1,128})$"
+)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+# Column names the window output writes itself; a key field may not take one of them.
+RESERVED_OUTPUT_NAMES = frozenset({"window_start", "window_end", "window_id", "count"})
+
+
+class ConfigError(ValueError):
+    """A runtime property is missing or invalid; the message names its group and key."""
+
+    def __init__(self, group: str, key: str, problem: str) -> None:
+        self.group = group
+        self.key = key
+        self.problem = problem
+        super().__init__(f"configuration error in property group '{group}', key '{key}': {problem}")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str
+
+    @property
+    def key_prefix(self) -> str:
+        """The prefix as S3 keys start with it: empty or ending in a slash."""
+        return f"{self.prefix}/" if self.prefix else ""
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+
+@dataclass(frozen=True)
+class KinesisSourceConfig:
+    stream_arn: str
+    stream_name: str
+    region: str
+    init_position: str
+    init_timestamp: str | None
+    reader_type: str
+    efo_consumer_name: str | None
+
+
+@dataclass(frozen=True)
+class RecordsConfig:
+    format: str
+    csv_columns: tuple[str, ...]
+    key_fields: tuple[str, ...]
+    event_time_field: str | None
+    event_time_format: str
+    watermark_out_of_orderness_ms: int
+    watermark_idleness_ms: int
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    size_seconds: int
+    aggregate_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class S3SinkConfig:
+    location: S3Location
+    format: str
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    type: str
+    stream_name: str
+
+
+@dataclass(frozen=True)
+class DeadLetterConfig:
+    location: S3Location
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Endpoint overrides from ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``; None means AWS."""
+
+    kinesis: str | None = None
+    firehose: str | None = None
+    s3: str | None = None
+
+    @property
+    def any_override(self) -> bool:
+        return any((self.kinesis, self.firehose, self.s3))
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    source: KinesisSourceConfig
+    records: RecordsConfig
+    window: WindowConfig
+    sink_s3: S3SinkConfig
+    delivery: DeliveryConfig | None
+    dead_letter: DeadLetterConfig
+    endpoints: Endpoints
+
+
+class _Group:
+    """Typed reads from one property group, with errors that name the group and key."""
+
+    def __init__(self, name: str, values: Mapping[str, str], known: frozenset[str]) -> None:
+        self.name = name
+        self.values = values
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(name, unknown[0], f"unknown key; known keys are {', '.join(sorted(known))}")
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.name, key, problem)
+
+    def optional(self, key: str) -> str | None:
+        value = self.values.get(key)
+        if value is None:
+            return None
+        value = str(value).strip()
+        return value or None
+
+    def required(self, key: str) -> str:
+        value = self.optional(key)
+        if value is None:
+            raise self.error(key, "is required")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.optional(key) or default
+        normalized = value.lower() if choices[0].islower() else value.upper()
+        if normalized not in choices:
+            raise self.error(key, f"must be one of {' | '.join(choices)}, got '{value}'")
+        return normalized
+
+    def integer(self, key: str, default: int, minimum: int) -> int:
+        raw = self.optional(key)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise self.error(key, f"must be an integer, got '{raw}'") from None
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def identifiers(self, key: str, *, required: bool) -> tuple[str, ...]:
+        raw = self.required(key) if required else self.optional(key)
+        if raw is None:
+            return ()
+        names = tuple(part.strip() for part in raw.split(","))
+        for name in names:
+            if not _IDENTIFIER.match(name):
+                raise self.error(key, f"'{name}' is not a field name (letters, digits, underscore)")
+        if len(set(names)) != len(names):
+            raise self.error(key, "lists a field more than once")
+        return names
+
+    def s3_location(self, key: str) -> S3Location:
+        raw = self.required(key)
+        parsed = urlparse(raw)
+        if parsed.scheme != "s3" or not _BUCKET.match(parsed.netloc):
+            raise self.error(key, f"must be s3://bucket/prefix, got '{raw}'")
+        return S3Location(parsed.netloc, parsed.path.strip("/"))
+
+
+def load_property_groups(path: Path) -> dict[str, dict[str, str]]:
+    """Read the service's JSON list of ``{"PropertyGroupId", "PropertyMap"}`` objects."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError("(file)", str(path), f"cannot be read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError("(file)", str(path), f"is not valid JSON: {exc}") from None
+    if not isinstance(document, list):
+        raise ConfigError("(file)", str(path), "must hold a JSON list of property groups")
+    groups: dict[str, dict[str, str]] = {}
+    for entry in document:
+        if not isinstance(entry, dict) or not isinstance(entry.get("PropertyGroupId"), str):
+            raise ConfigError("(file)", str(path), "every entry needs a PropertyGroupId and a PropertyMap")
+        group_id = entry["PropertyGroupId"]
+        property_map = entry.get("PropertyMap", {})
+        if not isinstance(property_map, dict):
+            raise ConfigError(group_id, "PropertyMap", "must be a JSON object of string values")
+        if group_id in groups:
+            raise ConfigError(group_id, "PropertyGroupId", "appears more than once")
+        groups[group_id] = {str(k): str(v) for k, v in property_map.items()}
+    return groups
+
+
+_KNOWN_GROUPS: dict[str, frozenset[str]] = {
+    "kinesis.source": frozenset(
+        {"stream.arn", "aws.region", "init.position", "init.timestamp", "reader.type", "efo.consumer.name"}
+    ),
+    "records": frozenset(
+        {
+            "format",
+            "csv.columns",
+            "key.fields",
+            "event.time.field",
+            "event.time.format",
+            "watermark.out.of.orderness.ms",
+            "watermark.idleness.ms",
+        }
+    ),
+    "window": frozenset({"size.seconds", "aggregate.fields"}),
+    "sink.s3": frozenset({"path", "format"}),
+    "sink.delivery": frozenset({"type", "stream.name"}),
+    "sink.dlq": frozenset({"path"}),
+}
+
+
+def build_config(groups: Mapping[str, Mapping[str, str]], environ: Mapping[str, str]) -> AppConfig:
+    """Validate the property groups and endpoint variables into one :class:`AppConfig`."""
+    for name in groups:
+        if name not in _KNOWN_GROUPS and not name.startswith(_SERVICE_GROUP_PREFIX):
+            raise ConfigError(name, "PropertyGroupId", f"unknown group; known groups are {', '.join(_KNOWN_GROUPS)}")
+    for name in ("kinesis.source", "records", "sink.s3", "sink.dlq"):
+        if name not in groups:
+            raise ConfigError(name, "PropertyGroupId", "group is required")
+
+    def group(name: str) -> _Group:
+        return _Group(name, groups.get(name, {}), _KNOWN_GROUPS[name])
+
+    source = _source(group("kinesis.source"))
+    records = _records(group("records"))
+    window = _window(group("window"), records)
+    sink_s3 = _sink_s3(group("sink.s3"))
+    delivery = _delivery(group("sink.delivery")) if "sink.delivery" in groups else None
+    dead_letter = DeadLetterConfig(group("sink.dlq").s3_location("path"))
+    return AppConfig(source, records, window, sink_s3, delivery, dead_letter, _endpoints(environ))
+
+
+def _source(g: _Group) -> KinesisSourceConfig:
+    arn = g.required("stream.arn")
+    match = _STREAM_ARN.match(arn)
+    if not match:
+        raise g.error("stream.arn", f"must be arn:aws:kinesis:<region>:<account>:stream/<name>, got '{arn}'")
+    region = g.optional("aws.region") or match["region"]
+    if not _REGION.match(region):
+        raise g.error("aws.region", f"'{region}' is not an AWS region name")
+    position = g.choice("init.position", ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"), "LATEST")
+    timestamp = g.optional("init.timestamp")
+    if position == "AT_TIMESTAMP":
+        if timestamp is None:
+            raise g.error("init.timestamp", "is required when init.position is AT_TIMESTAMP")
+        _check_timestamp(g, timestamp)
+    reader = g.choice("reader.type", ("POLLING", "EFO"), "POLLING")
+    if reader == "EFO":
+        raise g.error(
+            "reader.type",
+            "EFO is not supported by this build's Kinesis source (it reads with POLLING); "
+            "remove the key or set POLLING",
+        )
+    return KinesisSourceConfig(
+        stream_arn=arn,
+        stream_name=match["name"],
+        region=region,
+        init_position=position,
+        init_timestamp=timestamp,
+        reader_type=reader,
+        efo_consumer_name=g.optional("efo.consumer.name"),
+    )
+
+
+def _check_timestamp(g: _Group, value: str) -> None:
+    try:
+        float(value)
+        return
+    except ValueError:
+        pass
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise g.error("init.timestamp", f"must be ISO-8601 or epoch seconds, got '{value}'") from None
+
+
+def _records(g: _Group) -> RecordsConfig:
+    fmt = g.choice("format", ("json", "csv"), "json")
+    columns = g.identifiers("csv.columns", required=fmt == "csv")
+    keys = g.identifiers("key.fields", required=True)
+    for key in keys:
+        if key in RESERVED_OUTPUT_NAMES:
+            raise g.error("key.fields", f"'{key}' is a name the window output uses itself")
+    time_field = g.optional("event.time.field")
+    if time_field is not None and not _IDENTIFIER.match(time_field):
+        raise g.error("event.time.field", f"'{time_field}' is not a field name (letters, digits, underscore)")
+    time_format = g.choice("event.time.format", ("epoch_ms", "epoch_s", "iso8601"), "epoch_ms")
+    if fmt == "csv":
+        for key, names in (("key.fields", keys), ("event.time.field", (time_field,) if time_field else ())):
+            for name in names:
+                if name not in columns:
+                    raise g.error(key, f"'{name}' is not one of csv.columns")
+    return RecordsConfig(
+        format=fmt,
+        csv_columns=columns,
+        key_fields=keys,
+        event_time_field=time_field,
+        event_time_format=time_format,
+        watermark_out_of_orderness_ms=g.integer("watermark.out.of.orderness.ms", 5000, 0),
+        watermark_idleness_ms=g.integer("watermark.idleness.ms", 60000, 0),
+    )
+
+
+def _window(g: _Group, records: RecordsConfig) -> WindowConfig:
+    size = g.integer("size.seconds", 60, 1)
+    fields = g.identifiers("aggregate.fields", required=False)
+    for name in fields:
+        if records.format == "csv" and name not in records.csv_columns:
+            raise g.error("aggregate.fields", f"'{name}' is not one of records.csv.columns")
+        if name in records.key_fields:
+            raise g.error("aggregate.fields", f"'{name}' is also a key field")
+    return WindowConfig(size_seconds=size, aggregate_fields=fields)
+
+
+def _sink_s3(g: _Group) -> S3SinkConfig:
+    location = g.s3_location("path")
+    fmt = g.choice("format", ("json", "parquet"), "json")
+    if fmt == "parquet":
+        raise g.error("format", "parquet is not available in this build; use json")
+    return S3SinkConfig(location, fmt)
+
+
+def _delivery(g: _Group) -> DeliveryConfig:
+    kind = g.choice("type", ("firehose", "kinesis"), "firehose")
+    name = g.required("stream.name")
+    if not _STREAM_NAME.match(name):
+        raise g.error("stream.name", f"'{name}' is not a valid stream name")
+    return DeliveryConfig(kind, name)
+
+
+def _endpoints(environ: Mapping[str, str]) -> Endpoints:
+    def endpoint(service: str) -> str | None:
+        for variable in (f"AWS_ENDPOINT_URL_{service}", "AWS_ENDPOINT_URL"):
+            value = environ.get(variable, "").strip()
+            if value:
+                parsed = urlparse(value)
+                if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                    raise ConfigError("(environment)", variable, f"must be an http(s) URL, got '{value}'")
+                return value.rstrip("/")
+        return None
+
+    return Endpoints(kinesis=endpoint("KINESIS"), firehose=endpoint("FIREHOSE"), s3=endpoint("S3"))

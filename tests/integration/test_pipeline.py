@@ -1,0 +1,180 @@
+"""The real job on a local Flink mini cluster against moto server, with exact expected output.
+
+One shard, two keys.  Key ``b`` goes quiet for a window while ``a`` moves the watermark, so
+``b``'s windows must still close.  The input holds a malformed record, a record missing an
+aggregated field, and a record that arrives after its window closed; each must land in the
+dead-letter path with its stage and reason, and every window exactly once in S3 and in the
+delivery stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.local.job_process import running_job
+from deploy.local.stack import (
+    LOCAL_ACCOUNT,
+    LocalAws,
+    create_resources,
+    delivery_prefix,
+    free_port,
+    read_lines,
+    read_stream,
+    wait_until,
+)
+from job.config import AppConfig, build_config
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+SECOND = 1000
+
+
+def record(key: str | None, seconds: int, value: float | None) -> bytes:
+    fields: dict[str, Any] = {"t": T0 + seconds * SECOND}
+    if key is not None:
+        fields["k"] = key
+    if value is not None:
+        fields["v"] = value
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def window(key: str, start_s: int, values: list[float]) -> dict[str, Any]:
+    start = f"2026-01-01T00:00:{start_s:02d}Z"
+    return {
+        "k": key,
+        "window_start": start,
+        "window_end": f"2026-01-01T00:00:{start_s + 10:02d}Z",
+        "window_id": hashlib.md5(f"{key}|{start}".encode()).hexdigest(),
+        "count": len(values),
+        "v_sum": sum(values),
+        "v_mean": sum(values) / len(values),
+        "v_min": min(values),
+        "v_max": max(values),
+    }
+
+
+PHASE_ONE = [
+    record("a", 1, 1),
+    record("b", 2, 10),
+    b"not json",
+    record("a", 3, None),
+    record("a", 4, 2),
+    record("a", 12, 3),
+    record("a", 15, 4),
+    record("a", 23, 5),
+]
+LATE = record("a", 5, 100)
+PHASE_TWO = [LATE, record("b", 25, 20), record("a", 26, 6), record("a", 41, 0)]
+
+EXPECTED_WINDOWS = [
+    window("a", 0, [1, 2]),
+    window("a", 10, [3, 4]),
+    window("a", 20, [5, 6]),
+    window("b", 0, [10]),
+    window("b", 20, [20]),
+]
+EXPECTED_DEAD_LETTERS = [
+    ("not json", "parse", "not a JSON object"),
+    (record("a", 3, None).decode(), "validate", "missing or non-numeric field v"),
+    (
+        LATE.decode(),
+        "window",
+        "late: window 2026-01-01T00:00:00Z/2026-01-01T00:00:10Z was already closed by the watermark",
+    ),
+]
+
+
+def properties(name: str, delivery_type: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "PropertyGroupId": "kinesis.source",
+            "PropertyMap": {
+                "stream.arn": f"arn:aws:kinesis:us-east-1:{LOCAL_ACCOUNT}:stream/{name}-in",
+                "init.position": "TRIM_HORIZON",
+            },
+        },
+        {
+            "PropertyGroupId": "records",
+            "PropertyMap": {
+                "format": "json",
+                "key.fields": "k",
+                "event.time.field": "t",
+                "event.time.format": "epoch_ms",
+                "watermark.out.of.orderness.ms": "0",
+            },
+        },
+        {"PropertyGroupId": "window", "PropertyMap": {"size.seconds": "10", "aggregate.fields": "v"}},
+        {"PropertyGroupId": "sink.s3", "PropertyMap": {"path": f"s3://{name}/windows"}},
+        {"PropertyGroupId": "sink.delivery", "PropertyMap": {"type": delivery_type, "stream.name": f"{name}-out"}},
+        {"PropertyGroupId": "sink.dlq", "PropertyMap": {"path": f"s3://{name}/dead-letters"}},
+    ]
+
+
+def windows_in_s3(aws: LocalAws, config: AppConfig) -> list[dict[str, Any]]:
+    location = config.sink_s3.location
+    return sorted(
+        (json.loads(line) for line in read_lines(aws, location.bucket, location.key_prefix)[1]),
+        key=lambda w: (w["k"], w["window_start"]),
+    )
+
+
+def delivered(aws: LocalAws, config: AppConfig) -> list[dict[str, Any]]:
+    assert config.delivery is not None
+    if config.delivery.type == "firehose":
+        lines = read_lines(aws, config.sink_s3.location.bucket, delivery_prefix(config))[1]
+    else:
+        data = b"".join(read_stream(aws, config.delivery.stream_name)).decode()
+        assert data.endswith("\n")
+        lines = [line for line in data.split("\n") if line]
+    return sorted((json.loads(line) for line in lines), key=lambda w: (w["k"], w["window_start"]))
+
+
+def dead_letters(aws: LocalAws, config: AppConfig) -> list[dict[str, Any]]:
+    location = config.dead_letter.location
+    return [json.loads(line) for line in read_lines(aws, location.bucket, location.key_prefix)[1]]
+
+
+def put(aws: LocalAws, stream: str, records: list[bytes]) -> None:
+    kinesis = aws.client("kinesis")
+    for data in records:  # one call each keeps the order within the shard
+        kinesis.put_record(StreamName=stream, Data=data, PartitionKey="p")
+
+
+@pytest.mark.parametrize("delivery_type", ["firehose", "kinesis"])
+def test_windows_and_dead_letters_end_to_end(local_aws: LocalAws, tmp_path: Path, delivery_type: str) -> None:
+    name = f"it-{uuid.uuid4().hex[:10]}"
+    props = properties(name, delivery_type)
+    properties_path = tmp_path / "application_properties.json"
+    properties_path.write_text(json.dumps(props))
+    config = build_config(
+        {g["PropertyGroupId"]: g["PropertyMap"] for g in props}, {"AWS_ENDPOINT_URL": local_aws.endpoint}
+    )
+    create_resources(local_aws, config)
+    put(local_aws, config.source.stream_name, PHASE_ONE)
+
+    args = ("--checkpoint-interval-ms", "1000")
+    with running_job(local_aws, properties_path, tmp_path / "job.log", free_port(), args):
+        # The late record must come after its window has been emitted, so the watermark has
+        # passed it for certain.
+        wait_until(lambda: len(delivered(local_aws, config)) >= 3, 120, "the first windows in the delivery stream")
+        put(local_aws, config.source.stream_name, PHASE_TWO)
+        wait_until(
+            lambda: (
+                len(windows_in_s3(local_aws, config)) >= len(EXPECTED_WINDOWS)
+                and len(dead_letters(local_aws, config)) >= len(EXPECTED_DEAD_LETTERS)
+                and len(delivered(local_aws, config)) >= len(EXPECTED_WINDOWS)
+            ),
+            120,
+            "all windows and dead letters",
+        )
+
+    assert windows_in_s3(local_aws, config) == EXPECTED_WINDOWS
+    assert delivered(local_aws, config) == EXPECTED_WINDOWS
+    assert sorted((d["payload"], d["stage"], d["reason"]) for d in dead_letters(local_aws, config)) == sorted(
+        EXPECTED_DEAD_LETTERS
+    )

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from job.config import (
+    AppConfig,
+    ConfigError,
+    DeadLetterConfig,
+    DeliveryConfig,
+    Endpoints,
+    KinesisSourceConfig,
+    RecordsConfig,
+    S3Location,
+    S3SinkConfig,
+    WindowConfig,
+    build_config,
+    load_property_groups,
+)
+
+ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/trips"
+
+
+def groups(**overrides: dict[str, str] | None) -> dict[str, dict[str, str]]:
+    base: dict[str, dict[str, str]] = {
+        "kinesis.source": {"stream.arn": ARN},
+        "records": {"format": "csv", "csv.columns": "vendor,t,fare", "key.fields": "vendor", "event.time.field": "t"},
+        "window": {"size.seconds": "30", "aggregate.fields": "fare"},
+        "sink.s3": {"path": "s3://out-bucket/windows"},
+        "sink.delivery": {"type": "firehose", "stream.name": "deliver"},
+        "sink.dlq": {"path": "s3://out-bucket/dlq/"},
+    }
+    for name, value in overrides.items():
+        group = name.replace("_", ".")
+        if value is None:
+            base.pop(group)
+        else:
+            base[group] = value
+    return base
+
+
+def test_valid_configuration_with_defaults() -> None:
+    config = build_config(groups(), {})
+    assert config == AppConfig(
+        source=KinesisSourceConfig(
+            stream_arn=ARN,
+            stream_name="trips",
+            region="eu-west-1",
+            init_position="LATEST",
+            init_timestamp=None,
+            reader_type="POLLING",
+            efo_consumer_name=None,
+        ),
+        records=RecordsConfig(
+            format="csv",
+            csv_columns=("vendor", "t", "fare"),
+            key_fields=("vendor",),
+            event_time_field="t",
+            event_time_format="epoch_ms",
+            watermark_out_of_orderness_ms=5000,
+            watermark_idleness_ms=60000,
+        ),
+        window=WindowConfig(size_seconds=30, aggregate_fields=("fare",)),
+        sink_s3=S3SinkConfig(S3Location("out-bucket", "windows"), "json"),
+        delivery=DeliveryConfig("firehose", "deliver"),
+        dead_letter=DeadLetterConfig(S3Location("out-bucket", "dlq")),
+        endpoints=Endpoints(),
+    )
+
+
+def test_endpoints_come_from_the_standard_variables() -> None:
+    config = build_config(
+        groups(),
+        {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566/", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"},
+    )
+    assert config.endpoints == Endpoints(
+        kinesis="http://127.0.0.1:4566", firehose="http://127.0.0.1:4566", s3="http://127.0.0.1:9000"
+    )
+
+
+def test_service_groups_are_allowed_and_delivery_is_optional() -> None:
+    properties = groups(sink_delivery=None)
+    properties["kinesis.analytics.flink.run.options"] = {"python": "job/main.py"}
+    config = build_config(properties, {})
+    assert config.delivery is None
+
+
+def test_explicit_source_settings() -> None:
+    config = build_config(
+        groups(
+            kinesis_source={
+                "stream.arn": ARN,
+                "aws.region": "us-east-2",
+                "init.position": "at_timestamp",
+                "init.timestamp": "2026-11-23T10:00:00Z",
+            }
+        ),
+        {},
+    )
+    assert (config.source.region, config.source.init_position, config.source.init_timestamp) == (
+        "us-east-2",
+        "AT_TIMESTAMP",
+        "2026-11-23T10:00:00Z",
+    )
+
+
+RECORDS = {"format": "json", "key.fields": "k"}
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        (
+            groups(kinesis_source={}),
+            "configuration error in property group 'kinesis.source', key 'stream.arn': is required",
+        ),
+        (
+            groups(kinesis_source={"stream.arn": "trips"}),
+            "configuration error in property group 'kinesis.source', key 'stream.arn': "
+            "must be arn:aws:kinesis:<region>:<account>:stream/<name>, got 'trips'",
+        ),
+        (
+            groups(kinesis_source={"stream.arn": ARN, "init.position": "EARLIEST"}),
+            "configuration error in property group 'kinesis.source', key 'init.position': "
+            "must be one of LATEST | TRIM_HORIZON | AT_TIMESTAMP, got 'EARLIEST'",
+        ),
+        (
+            groups(kinesis_source={"stream.arn": ARN, "init.position": "AT_TIMESTAMP"}),
+            "configuration error in property group 'kinesis.source', key 'init.timestamp': "
+            "is required when init.position is AT_TIMESTAMP",
+        ),
+        (
+            groups(kinesis_source={"stream.arn": ARN, "init.position": "AT_TIMESTAMP", "init.timestamp": "noon"}),
+            "configuration error in property group 'kinesis.source', key 'init.timestamp': "
+            "must be ISO-8601 or epoch seconds, got 'noon'",
+        ),
+        (
+            groups(kinesis_source={"stream.arn": ARN, "reader.type": "EFO"}),
+            "configuration error in property group 'kinesis.source', key 'reader.type': EFO is not supported by "
+            "this build's Kinesis source (it reads with POLLING); remove the key or set POLLING",
+        ),
+        (
+            groups(kinesis_source={"stream.arn": ARN, "aws.regoin": "eu-west-1"}),
+            "configuration error in property group 'kinesis.source', key 'aws.regoin': unknown key; known keys "
+            "are aws.region, efo.consumer.name, init.position, init.timestamp, reader.type, stream.arn",
+        ),
+        (
+            groups(records={**RECORDS, "format": "xml"}),
+            "configuration error in property group 'records', key 'format': must be one of json | csv, got 'xml'",
+        ),
+        (
+            groups(records={"format": "csv", "csv.columns": "a,b", "key.fields": "vendor"}),
+            "configuration error in property group 'records', key 'key.fields': 'vendor' is not one of csv.columns",
+        ),
+        (
+            groups(records={"format": "csv", "key.fields": "a"}),
+            "configuration error in property group 'records', key 'csv.columns': is required",
+        ),
+        (
+            groups(records={"format": "json"}),
+            "configuration error in property group 'records', key 'key.fields': is required",
+        ),
+        (
+            groups(records={**RECORDS, "key.fields": "k,window_id"}),
+            "configuration error in property group 'records', key 'key.fields': "
+            "'window_id' is a name the window output uses itself",
+        ),
+        (
+            groups(records={**RECORDS, "key.fields": "trip-id"}),
+            "configuration error in property group 'records', key 'key.fields': "
+            "'trip-id' is not a field name (letters, digits, underscore)",
+        ),
+        (
+            groups(records={**RECORDS, "event.time.format": "rfc822"}),
+            "configuration error in property group 'records', key 'event.time.format': "
+            "must be one of epoch_ms | epoch_s | iso8601, got 'rfc822'",
+        ),
+        (
+            groups(records={**RECORDS, "watermark.out.of.orderness.ms": "-1"}),
+            "configuration error in property group 'records', key 'watermark.out.of.orderness.ms': "
+            "must be at least 0, got -1",
+        ),
+        (
+            groups(records=RECORDS, window={"size.seconds": "0"}),
+            "configuration error in property group 'window', key 'size.seconds': must be at least 1, got 0",
+        ),
+        (
+            groups(records=RECORDS, window={"size.seconds": "1m"}),
+            "configuration error in property group 'window', key 'size.seconds': must be an integer, got '1m'",
+        ),
+        (
+            groups(window={"aggregate.fields": "fare,tip"}),
+            "configuration error in property group 'window', key 'aggregate.fields': "
+            "'tip' is not one of records.csv.columns",
+        ),
+        (
+            groups(records=RECORDS, window={"aggregate.fields": "v,v"}),
+            "configuration error in property group 'window', key 'aggregate.fields': lists a field more than once",
+        ),
+        (
+            groups(sink_s3={"path": "https://bucket/prefix"}),
+            "configuration error in property group 'sink.s3', key 'path': "
+            "must be s3://bucket/prefix, got 'https://bucket/prefix'",
+        ),
+        (
+            groups(sink_s3={"path": "s3://out-bucket/w", "format": "parquet"}),
+            "configuration error in property group 'sink.s3', key 'format': "
+            "parquet is not available in this build; use json",
+        ),
+        (
+            groups(sink_delivery={"type": "sqs", "stream.name": "x"}),
+            "configuration error in property group 'sink.delivery', key 'type': "
+            "must be one of firehose | kinesis, got 'sqs'",
+        ),
+        (
+            groups(sink_delivery={"type": "kinesis"}),
+            "configuration error in property group 'sink.delivery', key 'stream.name': is required",
+        ),
+        (
+            groups(sink_dlq=None),
+            "configuration error in property group 'sink.dlq', key 'PropertyGroupId': group is required",
+        ),
+        (
+            {**groups(), "sink.s4": {}},
+            "configuration error in property group 'sink.s4', key 'PropertyGroupId': unknown group; known groups "
+            "are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq",
+        ),
+    ],
+)
+def test_invalid_configuration_names_group_and_key(properties: dict[str, dict[str, str]], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build_config(properties, {})
+    assert str(raised.value) == message
+
+
+def test_bad_endpoint_variable_is_named() -> None:
+    with pytest.raises(ConfigError) as raised:
+        build_config(groups(), {"AWS_ENDPOINT_URL_KINESIS": "localhost:4566"})
+    assert str(raised.value) == (
+        "configuration error in property group '(environment)', key 'AWS_ENDPOINT_URL_KINESIS': "
+        "must be an http(s) URL, got 'localhost:4566'"
+    )
+
+
+def test_properties_file_in_the_service_format(tmp_path: Path) -> None:
+    path = tmp_path / "application_properties.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"PropertyGroupId": "window", "PropertyMap": {"size.seconds": "60"}},
+                {"PropertyGroupId": "sink.dlq", "PropertyMap": {"path": "s3://b/p"}},
+            ]
+        )
+    )
+    assert load_property_groups(path) == {"window": {"size.seconds": "60"}, "sink.dlq": {"path": "s3://b/p"}}
+
+
+def test_properties_file_errors(tmp_path: Path) -> None:
+    path = tmp_path / "props.json"
+    path.write_text('{"window": {}}')
+    with pytest.raises(ConfigError) as raised:
+        load_property_groups(path)
+    assert str(raised.value) == (
+        f"configuration error in property group '(file)', key '{path}': must hold a JSON list of property groups"
+    )

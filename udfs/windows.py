@@ -1,0 +1,51 @@
+"""Keyed tumbling event-time window aggregates, as Flink SQL built from the config.
+
+One output row per key per window: the key fields by name, ``window_start`` and
+``window_end`` (ISO-8601 UTC), ``window_id`` (stable from key and window start, so consumers
+can drop the duplicates an at-least-once delivery stream may carry), ``count`` and, for each
+aggregated field, ``<field>_sum``, ``<field>_mean``, ``<field>_min`` and ``<field>_max``.
+"""
+
+from __future__ import annotations
+
+from job.config import RecordsConfig, WindowConfig
+from udfs.records import ROWTIME_COLUMN, quote, string_literal
+
+AGGREGATES = (("sum", "SUM"), ("mean", "AVG"), ("min", "MIN"), ("max", "MAX"))
+_ISO_SECONDS = "'yyyy-MM-dd''T''HH:mm:ss''Z'''"
+
+
+def window_columns(records: RecordsConfig, window: WindowConfig) -> tuple[str, ...]:
+    """The names of the window output, in order."""
+    names = [*records.key_fields, "window_start", "window_end", "window_id", "count"]
+    for field in window.aggregate_fields:
+        names += [f"{field}_{suffix}" for suffix, _ in AGGREGATES]
+    return tuple(names)
+
+
+def window_aggregate_sql(records: RecordsConfig, window: WindowConfig, valid_view: str) -> str:
+    """Typed window rows (see :func:`window_columns`), from a view of valid records."""
+    keys = ", ".join(quote(k) for k in records.key_fields)
+    aggregates = ["COUNT(*) AS `count`"]
+    for field in window.aggregate_fields:
+        aggregates += [f"{function}({quote(field)}) AS {quote(f'{field}_{suffix}')}" for suffix, function in AGGREGATES]
+    window_id = (
+        "MD5(CONCAT_WS('|', "
+        + ", ".join([*(quote(k) for k in records.key_fields), f"DATE_FORMAT(window_start, {_ISO_SECONDS})"])
+        + "))"
+    )
+    return (
+        f"SELECT {keys},"
+        f" DATE_FORMAT(window_start, {_ISO_SECONDS}) AS window_start,"
+        f" DATE_FORMAT(window_end, {_ISO_SECONDS}) AS window_end,"
+        f" {window_id} AS window_id, {', '.join(aggregates)}"
+        f" FROM TABLE(TUMBLE(TABLE {valid_view}, DESCRIPTOR({ROWTIME_COLUMN}),"
+        f" INTERVAL '{window.size_seconds}' SECOND))"
+        f" GROUP BY {keys}, window_start, window_end"
+    )
+
+
+def json_lines_sql(columns: tuple[str, ...], view: str) -> str:
+    """One JSON object per row of ``view``, keyed by column name, as a single ``line`` column."""
+    pairs = ", ".join(f"{string_literal(name)} VALUE {quote(name)}" for name in columns)
+    return f"SELECT JSON_OBJECT({pairs}) AS line FROM {view}"
