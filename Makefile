@@ -1,6 +1,6 @@
 # One command each for a fresh machine: `make demo`, `make test`.
 SHELL := /bin/bash
-PYTHON_FOR_VENV ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+PYTHON_FOR_VENV ?= $(shell deploy/find-python)
 VENV := .venv
 PY := $(VENV)/bin/python
 JAR := build/lib/stream-scoring-connectors.jar
@@ -19,6 +19,7 @@ help:
 	@echo "make lint                                    ruff and mypy"
 
 $(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON_FOR_VENV)" || { echo "make: Python 3.12 or 3.11 is required" >&2; exit 1; }
 	$(PYTHON_FOR_VENV) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
