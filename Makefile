@@ -10,11 +10,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 DURATION ?= 0
 RATE ?= 200
+INFERENCE ?= none
+MODE ?= window
 
 .PHONY: help setup jar demo test lint clean
 
 help:
-	@echo "make demo [DURATION=seconds] [RATE=trips/s]  run the whole pipeline locally"
+	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record]"
 	@echo "make test                                    set up and run the test suite"
 	@echo "make lint                                    ruff and mypy"
 
@@ -34,7 +36,7 @@ $(JAR): deploy/pom.xml $(JAVA_SOURCES)
 	test -f $@ && touch $@
 
 demo: setup
-	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE)
+	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE)
 
 test: setup
 	$(PY) -m pytest

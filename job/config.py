@@ -31,6 +31,8 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 # Column names the window output writes itself; a key field may not take one of them.
 RESERVED_OUTPUT_NAMES = frozenset({"window_start", "window_end", "window_id", "count"})
+# Per aggregated field, the window output has <field>_<suffix> for each of these.
+WINDOW_AGGREGATE_SUFFIXES = ("sum", "mean", "min", "max")
 
 
 class ConfigError(ValueError):
@@ -104,16 +106,51 @@ class DeadLetterConfig:
 
 
 @dataclass(frozen=True)
+class InferenceConfig:
+    """The async inference stage (group ``inference``)."""
+
+    input: str  # window | record
+    type: str  # sagemaker | apigateway
+    endpoint_name: str | None
+    target_variant: str | None
+    custom_attributes: str | None
+    url: str | None
+    method: str  # GET | POST
+    query_parameter: str
+    auth: str  # none | api_key | iam
+    api_key: str | None
+    content_type: str  # text/csv | application/json
+    features: tuple[str, ...]
+    json_instances_key: str
+    json_response_field: str
+    json_score_field: str
+    prediction_field: str
+    label_field: str | None
+    batch_size: int
+    batch_max_delay_ms: int
+    timeout_ms: int
+    max_attempts: int
+    backoff_initial_ms: int
+    backoff_max_ms: int
+    capacity: int
+
+    @property
+    def operator_timeout_ms(self) -> int:
+        """Upper bound of one record's stay in the stage: every attempt, backoff and batching delay."""
+        backoff = sum(min(self.backoff_initial_ms * 2**i, self.backoff_max_ms) for i in range(self.max_attempts))
+        # Splitting a failed batch retries its halves: at most log2(batch) more rounds.
+        rounds = 1 + max(1, self.batch_size).bit_length()
+        return rounds * (self.max_attempts * self.timeout_ms + backoff) + self.batch_max_delay_ms + 1000
+
+
+@dataclass(frozen=True)
 class Endpoints:
     """Endpoint overrides from ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``; None means AWS."""
 
     kinesis: str | None = None
     firehose: str | None = None
     s3: str | None = None
-
-    @property
-    def any_override(self) -> bool:
-        return any((self.kinesis, self.firehose, self.s3))
+    sagemaker_runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +162,7 @@ class AppConfig:
     delivery: DeliveryConfig | None
     dead_letter: DeadLetterConfig
     endpoints: Endpoints
+    inference: InferenceConfig | None = None
 
 
 class _Group:
@@ -235,6 +273,35 @@ _KNOWN_GROUPS: dict[str, frozenset[str]] = {
     "sink.s3": frozenset({"path", "format"}),
     "sink.delivery": frozenset({"type", "stream.name"}),
     "sink.dlq": frozenset({"path"}),
+    "inference": frozenset(
+        {
+            "enabled",
+            "input",
+            "type",
+            "endpoint.name",
+            "target.variant",
+            "custom.attributes",
+            "url",
+            "method",
+            "query.parameter",
+            "auth",
+            "api.key",
+            "content.type",
+            "features",
+            "json.instances.key",
+            "json.response.field",
+            "json.score.field",
+            "prediction.field",
+            "label.field",
+            "batch.size",
+            "batch.max.delay.ms",
+            "timeout.ms",
+            "max.attempts",
+            "backoff.initial.ms",
+            "backoff.max.ms",
+            "capacity",
+        }
+    ),
 }
 
 
@@ -256,7 +323,8 @@ def build_config(groups: Mapping[str, Mapping[str, str]], environ: Mapping[str, 
     sink_s3 = _sink_s3(group("sink.s3"))
     delivery = _delivery(group("sink.delivery")) if "sink.delivery" in groups else None
     dead_letter = DeadLetterConfig(group("sink.dlq").s3_location("path"))
-    return AppConfig(source, records, window, sink_s3, delivery, dead_letter, _endpoints(environ))
+    inference = _inference(group("inference"), records, window) if "inference" in groups else None
+    return AppConfig(source, records, window, sink_s3, delivery, dead_letter, _endpoints(environ), inference)
 
 
 def _source(g: _Group) -> KinesisSourceConfig:
@@ -368,4 +436,99 @@ def _endpoints(environ: Mapping[str, str]) -> Endpoints:
                 return value.rstrip("/")
         return None
 
-    return Endpoints(kinesis=endpoint("KINESIS"), firehose=endpoint("FIREHOSE"), s3=endpoint("S3"))
+    return Endpoints(
+        kinesis=endpoint("KINESIS"),
+        firehose=endpoint("FIREHOSE"),
+        s3=endpoint("S3"),
+        sagemaker_runtime=endpoint("SAGEMAKER_RUNTIME"),
+    )
+
+
+def _inference(g: _Group, records: RecordsConfig, window: WindowConfig) -> InferenceConfig | None:
+    if g.choice("enabled", ("true", "false"), "true") == "false":
+        return None
+    mode = g.choice("input", ("window", "record"), "window")
+    kind = g.choice("type", ("sagemaker", "apigateway"), "sagemaker")
+    features = g.identifiers("features", required=True)
+    available = _window_output_names(records, window) if mode == "window" else _record_fields(records)
+    for name in features:
+        if available is not None and name not in available:
+            raise g.error("features", f"'{name}' is not a {mode} field; {mode} fields are {', '.join(available)}")
+    label = g.optional("label.field")
+    if label is not None:
+        if mode != "record":
+            raise g.error("label.field", "applies to input=record only")
+        if not _IDENTIFIER.match(label) or (records.format == "csv" and label not in records.csv_columns):
+            raise g.error("label.field", f"'{label}' is not a record field")
+    prediction = g.optional("prediction.field") or "prediction"
+    if not _IDENTIFIER.match(prediction):
+        raise g.error("prediction.field", f"'{prediction}' is not a field name (letters, digits, underscore)")
+    if prediction in records.key_fields or prediction in window.aggregate_fields:
+        raise g.error("prediction.field", f"'{prediction}' is already a record field")
+
+    endpoint_name = g.optional("endpoint.name")
+    url = g.optional("url")
+    if kind == "sagemaker":
+        if endpoint_name is None:
+            raise g.error("endpoint.name", "is required when type is sagemaker")
+        if not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", endpoint_name):
+            raise g.error("endpoint.name", f"'{endpoint_name}' is not a SageMaker endpoint name")
+    else:
+        if url is None:
+            raise g.error("url", "is required when type is apigateway")
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise g.error("url", f"must be an http(s) URL, got '{url}'")
+    auth = g.choice("auth", ("none", "api_key", "iam"), "iam" if kind == "sagemaker" else "none")
+    if kind == "sagemaker" and auth != "iam":
+        raise g.error("auth", "a SageMaker endpoint is always called with iam (SigV4)")
+    api_key = g.optional("api.key")
+    if auth == "api_key" and api_key is None:
+        raise g.error("api.key", "is required when auth is api_key")
+    method = g.choice("method", ("POST", "GET"), "POST")
+    if kind == "sagemaker" and method != "POST":
+        raise g.error("method", "SageMaker InvokeEndpoint is a POST")
+    batch_size = g.integer("batch.size", 10, 1)
+    if method == "GET" and batch_size != 1:
+        raise g.error("batch.size", "must be 1 with method GET (one instance per query)")
+    content_type = g.optional("content.type") or "text/csv"
+    if content_type not in ("text/csv", "application/json"):
+        raise g.error("content.type", f"must be one of text/csv | application/json, got '{content_type}'")
+    return InferenceConfig(
+        input=mode,
+        type=kind,
+        endpoint_name=endpoint_name,
+        target_variant=g.optional("target.variant"),
+        custom_attributes=g.optional("custom.attributes"),
+        url=url,
+        method=method,
+        query_parameter=g.optional("query.parameter") or "features",
+        auth=auth,
+        api_key=api_key,
+        content_type=content_type,
+        features=features,
+        json_instances_key=g.optional("json.instances.key") or "instances",
+        json_response_field=g.optional("json.response.field") or "predictions",
+        json_score_field=g.optional("json.score.field") or "score",
+        prediction_field=prediction,
+        label_field=label,
+        batch_size=batch_size,
+        batch_max_delay_ms=g.integer("batch.max.delay.ms", 20, 0),
+        timeout_ms=g.integer("timeout.ms", 2000, 1),
+        max_attempts=g.integer("max.attempts", 4, 1),
+        backoff_initial_ms=g.integer("backoff.initial.ms", 100, 1),
+        backoff_max_ms=g.integer("backoff.max.ms", 2000, 1),
+        capacity=g.integer("capacity", 100, 1),
+    )
+
+
+def _window_output_names(records: RecordsConfig, window: WindowConfig) -> tuple[str, ...]:
+    names = ["count"]
+    for field in window.aggregate_fields:
+        names += [f"{field}_{suffix}" for suffix in WINDOW_AGGREGATE_SUFFIXES]
+    return tuple(names)
+
+
+def _record_fields(records: RecordsConfig) -> tuple[str, ...] | None:
+    """The fields a record-mode feature may name; None when any JSON field may."""
+    return records.csv_columns if records.format == "csv" else None

@@ -37,9 +37,19 @@ class LocalOptions:
     connector_jar: Path = CONNECTOR_JAR
 
 
+# The packages Python workers import when they run the job's functions.
+PYTHON_PACKAGES = ("job", "udfs")
+
+
 def service_environment() -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     env = StreamExecutionEnvironment.get_execution_environment()
+    _ship_python_packages(env)
     return env, StreamTableEnvironment.create(env)
+
+
+def _ship_python_packages(env: StreamExecutionEnvironment) -> None:
+    for package in PYTHON_PACKAGES:
+        env.add_python_file(str(PROJECT_ROOT / package))
 
 
 def local_environment(
@@ -75,6 +85,7 @@ def local_environment(
         flink.set_string("s3.path.style.access", "true")
 
     env = StreamExecutionEnvironment.get_execution_environment(flink)
+    _ship_python_packages(env)
     # The mini cluster does not hand its configuration to the filesystems; do it here so the
     # S3 filesystem sees the endpoint.  Never on the service, whose plugins are set up already.
     get_gateway().jvm.org.apache.flink.core.fs.FileSystem.initialize(flink._j_configuration, None)

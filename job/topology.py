@@ -3,39 +3,47 @@
 from __future__ import annotations
 
 from pyflink.common import WatermarkStrategy
-from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream.connectors import Sink
 from pyflink.table import StreamTableEnvironment
 
 from connectors.kinesis import delivery_sink, kinesis_source
 from connectors.s3 import json_lines_file_sink
 from job.config import AppConfig
-from udfs.relational import json_lines, register_record_tables, string_stream
+from udfs.relational import register_records, scored_record_window_lines, scored_window_lines, window_lines
 
 JOB_NAME = "stream-scoring"
 
 
 def build_topology(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, config: AppConfig) -> None:
-    """Kinesis -> parse and validate (SQL) -> tumbling windows (SQL) -> S3 and delivery stream.
+    """Kinesis -> parse and validate (SQL) -> windows (SQL) and inference (async) -> S3 and delivery.
 
-    Records that cannot be used go to the dead-letter path in S3 with their stage and reason.
+    Inference scores either each window (input=window) or each record before the windows
+    (input=record). Records that cannot be used go to the dead-letter path with stage and reason.
     """
     payloads = env.from_source(
         kinesis_source(config.source, config.endpoints),
         WatermarkStrategy.no_watermarks(),  # event time and watermarks are set in SQL
         "Kinesis source",
     ).uid("kinesis-source")
-    tables = register_record_tables(t_env, payloads, config.records, config.window)
+    dead_letters = register_records(t_env, payloads, config.records, config.window, config.inference)
 
-    windows = json_lines(t_env, tables.windows, tables.window_columns, "window_rows")
-    # The inference stage of the window topology goes here, between the windows and the sinks.
+    inference, region, sagemaker = config.inference, config.source.region, config.endpoints.sagemaker_runtime
+    if inference is None:
+        windows = window_lines(t_env, config.records, config.window)
+    elif inference.input == "window":
+        windows, failed = scored_window_lines(t_env, config.records, config.window, inference, region, sagemaker)
+        dead_letters = dead_letters.union(failed)
+    else:
+        windows, failed = scored_record_window_lines(t_env, config.records, config.window, inference, region, sagemaker)
+        dead_letters = dead_letters.union(failed)
 
-    windows.sink_to(json_lines_file_sink(config.sink_s3.location, "windows")).name("S3 windows").uid("s3-windows")
+    _sink(windows, json_lines_file_sink(config.sink_s3.location, "windows"), "S3 windows", "s3-windows")
     if config.delivery is not None:
-        windows.sink_to(delivery_sink(config.delivery, config.source.region, config.endpoints)).name(
-            f"Delivery {config.delivery.type}"
-        ).uid("delivery")
+        sink = delivery_sink(config.delivery, region, config.endpoints)
+        _sink(windows, sink, f"Delivery {config.delivery.type}", "delivery")
+    _sink(dead_letters, json_lines_file_sink(config.dead_letter.location, "dead-letters"), "S3 dead letters", "s3-dlq")
 
-    dead_letters = string_stream(t_env, tables.dead_letters)
-    dead_letters.sink_to(json_lines_file_sink(config.dead_letter.location, "dead-letters")).name("S3 dead letters").uid(
-        "s3-dead-letters"
-    )
+
+def _sink(stream: DataStream, sink: Sink, name: str, uid: str) -> None:
+    stream.sink_to(sink).name(name).uid(uid)

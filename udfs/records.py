@@ -102,12 +102,21 @@ def _format_check(records: RecordsConfig, payload: str, body: str) -> tuple[str,
     return condition, f"not a CSV line of {n} columns"
 
 
-def parsed_records_sql(records: RecordsConfig, window: WindowConfig, source_view: str) -> str:
+def numeric_fields(window: WindowConfig, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The aggregated fields, then ``extra`` ones (model features, label) not among them."""
+    return (*window.aggregate_fields, *(name for name in dict.fromkeys(extra) if name not in window.aggregate_fields))
+
+
+def parsed_records_sql(
+    records: RecordsConfig, window: WindowConfig, source_view: str, extra_numeric: tuple[str, ...] = ()
+) -> str:
     """One row per record: payload, typed fields, event time and, if it must be set aside, why.
 
     Columns: ``payload``, ``arrival_time``, ``rowtime``, ``event_ms``, the key fields (STRING),
-    the aggregated fields (DOUBLE), ``dlq_stage`` and ``dlq_reason`` (NULL for valid records).
+    the aggregated fields and ``extra_numeric`` fields (DOUBLE), ``dlq_stage`` and
+    ``dlq_reason`` (NULL for valid records).
     """
+    numbers = numeric_fields(window, extra_numeric)
     body = "body"
     checks: list[tuple[str, str, str]] = []
     malformed, why = _format_check(records, "payload", body)
@@ -126,7 +135,7 @@ def parsed_records_sql(records: RecordsConfig, window: WindowConfig, source_view
                 ),
             )
         )
-    for name in window.aggregate_fields:
+    for name in numbers:
         checks.append((f"{quote(name)} IS NULL", "validate", string_literal(f"missing or non-numeric field {name}")))
 
     size_ms = window.size_seconds * 1000
@@ -146,9 +155,7 @@ def parsed_records_sql(records: RecordsConfig, window: WindowConfig, source_view
     reason = "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, _, text in checks) + " END"
 
     typed = [f"{field_text(records, key, body)} AS {quote(key)}" for key in records.key_fields]
-    typed += [
-        f"TRY_CAST({field_text(records, name, body)} AS DOUBLE) AS {quote(name)}" for name in window.aggregate_fields
-    ]
+    typed += [f"TRY_CAST({field_text(records, name, body)} AS DOUBLE) AS {quote(name)}" for name in numbers]
     event = millis if millis is not None else epoch_ms_of(ARRIVAL_COLUMN)
     fields = ", ".join(typed)
     inner = (
@@ -159,7 +166,7 @@ def parsed_records_sql(records: RecordsConfig, window: WindowConfig, source_view
     if fields:
         typed_sql += f", {fields}"
     typed_sql += f" FROM ({inner})"
-    outputs = ", ".join(quote(n) for n in (*records.key_fields, *window.aggregate_fields))
+    outputs = ", ".join(quote(n) for n in (*records.key_fields, *numbers))
     select = f"SELECT payload, {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}, event_ms"
     if outputs:
         select += f", {outputs}"

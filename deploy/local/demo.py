@@ -8,6 +8,7 @@ the dashboard, feeds it taxi trips, and ends with one summary line.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from deploy.local.generator import TripProducer
 from deploy.local.job_process import running_job
+from deploy.local.model_server import running_model_server
 from deploy.local.stack import (
     LocalAws,
     create_resources,
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--malformed-rate", type=float, default=0.01, help="share of broken records")
     parser.add_argument("--properties", type=Path, default=DEFAULT_PROPERTIES)
     parser.add_argument("--rest-port", type=int, default=8081)
+    parser.add_argument("--inference", choices=("none", "sagemaker", "apigateway"), default="none")
+    parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
     args = parser.parse_args(argv)
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -51,12 +55,22 @@ def main(argv: list[str] | None = None) -> int:
         external = os.environ.get("AWS_ENDPOINT_URL")
         region = os.environ.get("AWS_REGION", "us-east-1")
         aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, RUN_DIR / "moto.log"))
-        config = build_config(load_property_groups(args.properties), {"AWS_ENDPOINT_URL": aws.endpoint})
+        groups = load_property_groups(args.properties)
+        extra_env: dict[str, str] = {}
+        if args.inference != "none":
+            auth = "iam" if args.inference == "sagemaker" else "none"
+            model = stack.enter_context(running_model_server(auth=auth))
+            groups["inference"] = inference_properties(args.inference, args.mode, model.url)
+            extra_env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = model.url
+            print(f"demo: model endpoint {model.url} ({args.inference}, scoring each {args.mode})", flush=True)
+        properties = RUN_DIR / "application_properties.json"
+        write_property_groups(properties, groups)
+        config = build_config(groups, {"AWS_ENDPOINT_URL": aws.endpoint, **extra_env})
         create_resources(aws, config)
         print(f"demo: local AWS endpoint {aws.endpoint} (Kinesis, Firehose, S3)", flush=True)
 
         print("demo: starting the job on a local Flink mini cluster ...", flush=True)
-        job = stack.enter_context(running_job(aws, args.properties, RUN_DIR / "job.log", args.rest_port))
+        job = stack.enter_context(running_job(aws, properties, RUN_DIR / "job.log", args.rest_port, env=extra_env))
         print(f"demo: Flink dashboard at http://localhost:{args.rest_port} (job RUNNING)", flush=True)
 
         producer = TripProducer(aws.client("kinesis"), config.source.stream_name, args.rate, args.malformed_rate)
@@ -74,13 +88,32 @@ def main(argv: list[str] | None = None) -> int:
             stop.wait(1.0)
         producer.stop()
         counts = _count_outputs(aws, config, producer.sent)
-    print(
-        "demo: records_in={records_in} windows_out={windows_out} s3_objects={s3_objects}"
-        " delivery_records={delivery_records} dlq={dlq}".format(**counts),
-        flush=True,
+    summary = " ".join(
+        f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}" for name, value in counts.items()
     )
-    required = ("records_in", "windows_out", "s3_objects", "delivery_records")
+    print(f"demo: {summary}", flush=True)
+    required = ["records_in", "windows_out", "s3_objects", "delivery_records"]
+    if args.inference != "none":
+        required.append("predictions")
     return 0 if all(counts[name] > 0 for name in required) else 1
+
+
+def inference_properties(kind: str, mode: str, model_url: str) -> dict[str, str]:
+    """The ``inference`` group for the local model server (features of ``deploy.local.taxi``)."""
+    features = "trip_distance,duration_seconds" if mode == "record" else "trip_distance_mean,duration_seconds_mean"
+    group = {"input": mode, "type": kind, "features": features}
+    if kind == "sagemaker":
+        group.update({"endpoint.name": "fare-model", "content.type": "text/csv"})
+    else:
+        group.update({"url": f"{model_url}/predict", "content.type": "application/json", "auth": "none"})
+    if mode == "record":
+        group["label.field"] = "fare_amount"
+    return group
+
+
+def write_property_groups(path: Path, groups: dict[str, dict[str, str]]) -> None:
+    document = [{"PropertyGroupId": name, "PropertyMap": values} for name, values in groups.items()]
+    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def _print_where_output_lands(config: AppConfig) -> None:
@@ -90,7 +123,7 @@ def _print_where_output_lands(config: AppConfig) -> None:
     print(f"demo: dead letters   -> {config.dead_letter.location.uri}/", flush=True)
 
 
-def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[str, int]:
+def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[str, int | float]:
     s3_location = config.sink_s3.location
     s3_objects, window_lines = read_lines(aws, s3_location.bucket, s3_location.key_prefix)
     _, dead_lines = read_lines(aws, config.dead_letter.location.bucket, config.dead_letter.location.key_prefix)
@@ -99,13 +132,24 @@ def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[st
         delivery = len(read_lines(aws, s3_location.bucket, delivery_prefix(config))[1])
     elif config.delivery is not None:
         delivery = len(read_stream(aws, config.delivery.stream_name))
-    return {
+    counts: dict[str, int | float] = {
         "records_in": records_in,
         "windows_out": len(window_lines),
         "s3_objects": s3_objects,
         "delivery_records": delivery,
         "dlq": len(dead_lines),
     }
+    inference = config.inference
+    if inference is not None:
+        windows = [json.loads(line) for line in window_lines]
+        if inference.input == "window":
+            counts["predictions"] = sum(1 for w in windows if inference.prediction_field in w)
+        else:
+            counts["predictions"] = sum(int(w["count"]) for w in windows)
+            if inference.label_field and counts["predictions"]:
+                weighted = sum(float(w["mae"]) * int(w["count"]) for w in windows)
+                counts["mae"] = round(weighted / int(counts["predictions"]), 4)
+    return counts
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def running_job(
     rest_port: int,
     extra_args: tuple[str, ...] = (),
     startup_timeout_s: float = 180,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``job/main.py --properties``; yield once the job is RUNNING; stop it on exit.
 
@@ -45,7 +46,11 @@ def running_job(
     ]
     with open(log_path, "wb") as log:
         job = subprocess.Popen(
-            command, env=aws.job_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env={**aws.job_environment(), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             wait_until(lambda: job_state(job, rest_port, log_path) == "RUNNING", startup_timeout_s, "job RUNNING")

@@ -50,7 +50,9 @@ class LocalAws:
 
     def job_environment(self) -> dict[str, str]:
         """Environment for a job process that talks to this stack."""
-        env = dict(os.environ)
+        # A process that ran Flink itself (the test runner) carries PyFlink's own variables,
+        # which would make the job think it is a Python worker.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_"))}
         env.update(LOCAL_CREDENTIALS)
         env["AWS_ENDPOINT_URL"] = self.endpoint
         env["AWS_REGION"] = self.region

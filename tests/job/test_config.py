@@ -76,7 +76,10 @@ def test_endpoints_come_from_the_standard_variables() -> None:
         {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566/", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"},
     )
     assert config.endpoints == Endpoints(
-        kinesis="http://127.0.0.1:4566", firehose="http://127.0.0.1:4566", s3="http://127.0.0.1:9000"
+        kinesis="http://127.0.0.1:4566",
+        firehose="http://127.0.0.1:4566",
+        s3="http://127.0.0.1:9000",
+        sagemaker_runtime="http://127.0.0.1:4566",
     )
 
 
@@ -225,7 +228,7 @@ RECORDS = {"format": "json", "key.fields": "k"}
         (
             {**groups(), "sink.s4": {}},
             "configuration error in property group 'sink.s4', key 'PropertyGroupId': unknown group; known groups "
-            "are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq",
+            "are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq, inference",
         ),
     ],
 )

@@ -8,7 +8,7 @@ from typing import Any
 
 from job.config import RecordsConfig, WindowConfig
 from tests.flink_local import collect_strings, local_environment, timestamped_strings
-from udfs.relational import json_lines, register_record_tables, string_stream
+from udfs.relational import register_records, window_lines
 
 
 def run(
@@ -16,13 +16,11 @@ def run(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(window records, dead letters) of one bounded run over ``items`` (payload, arrival ms)."""
     env, t_env = local_environment()
-    tables = register_record_tables(t_env, timestamped_strings(env, items), records, window)
-    windows = [
-        json.loads(line) for line in collect_strings(json_lines(t_env, tables.windows, tables.window_columns, "w"))
-    ]
+    register_records(t_env, timestamped_strings(env, items), records, window)
+    windows = [json.loads(line) for line in collect_strings(window_lines(t_env, records, window))]
     env, t_env = local_environment()
-    tables = register_record_tables(t_env, timestamped_strings(env, items), records, window)
-    dead = [json.loads(line) for line in collect_strings(string_stream(t_env, tables.dead_letters))]
+    dead_letters = register_records(t_env, timestamped_strings(env, items), records, window)
+    dead = [json.loads(line) for line in collect_strings(dead_letters)]
     return sorted(windows, key=lambda w: (w["window_start"], *(w[k] for k in records.key_fields))), dead
 
 

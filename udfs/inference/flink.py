@@ -1,0 +1,160 @@
+"""Thin Flink adapters around :class:`InferenceStage`: the async functions and their wiring.
+
+The async function's event loop runs on its own thread and starts after ``open()``, so the
+HTTP session and the stage are created on first use inside ``async_invoke``.  Nothing an
+endpoint does may fail the job: every outcome, including a timeout, becomes a row with
+``ok`` false and a dead-letter line.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from pyflink.common import Row, Time, Types
+from pyflink.common.typeinfo import TypeInformation
+from pyflink.datastream import AsyncDataStream, DataStream
+from pyflink.datastream.functions import AsyncFunction, RuntimeContext
+
+from job.config import InferenceConfig
+from udfs.inference.requests import EndpointRequests, default_credentials
+from udfs.inference.stage import InferenceError, InferenceStage, StageMetrics, aiohttp_transport
+
+OK = "ok"
+LINE = "line"
+
+
+def dead_letter_line(payload: str, reason: str, arrival_time: str | None = None) -> str:
+    """A dead-letter record of the inference stage, in the same form as the SQL stages write."""
+    return json.dumps(
+        {
+            "payload": payload,
+            "stage": "inference",
+            "reason": reason,
+            "arrival_time": arrival_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        },
+        separators=(",", ":"),
+    )
+
+
+class _ScoringFunction(AsyncFunction):
+    """Shared plumbing: metrics in ``open``, the stage on first use, outcomes as rows."""
+
+    def __init__(self, config: InferenceConfig, region: str, sagemaker_endpoint: str | None) -> None:
+        self._config = config
+        self._region = region
+        self._sagemaker_endpoint = sagemaker_endpoint
+        self._stage: InferenceStage | None = None
+        self._metrics: StageMetrics | None = None
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        group = runtime_context.get_metrics_group().add_group("inference")
+        latency = group.distribution("request_latency_ms")
+        metrics = StageMetrics(on_latency_ms=lambda ms: latency.update(int(ms)))
+        for name in ("requests", "instances", "retries", "failures", "dead_lettered", "in_flight"):
+            group.gauge(name, lambda name=name: int(getattr(metrics, name)))
+        self._metrics = metrics
+
+    def _stage_on_this_loop(self) -> InferenceStage:
+        if self._stage is None:
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.capacity))
+            requests = EndpointRequests(self._config, self._region, self._sagemaker_endpoint, default_credentials())
+            self._stage = InferenceStage(self._config, requests, aiohttp_transport(session), self._metrics)
+        return self._stage
+
+    async def _predict(self, features: list[float]) -> float:
+        return await self._stage_on_this_loop().predict(features)
+
+
+class WindowScoringFunction(_ScoringFunction):
+    """Scores a window record by its aggregates; emits ``Row(ok, line)``."""
+
+    async def async_invoke(self, value: Row) -> list[Row]:
+        window = value.as_dict()
+        try:
+            features = [float(window[name]) for name in self._config.features]
+            window[self._config.prediction_field] = await self._predict(features)
+        except InferenceError as error:
+            return [Row(False, dead_letter_line(json.dumps(window, separators=(",", ":")), str(error)))]
+        except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
+            reason = f"cannot score: {type(error).__name__}: {error}"
+            return [Row(False, dead_letter_line(json.dumps(window, default=str), reason))]
+        return [Row(True, json.dumps(window, separators=(",", ":")))]
+
+    def timeout(self, value: Row) -> list[Row]:
+        payload = json.dumps(value.as_dict(), separators=(",", ":"), default=str)
+        return [Row(False, dead_letter_line(payload, "inference stage timed out"))]
+
+
+WINDOW_OUTPUT_COLUMNS = ((OK, "BOOLEAN"), (LINE, "STRING"))
+
+
+class RecordScoringFunction(_ScoringFunction):
+    """Scores one parsed record; emits the record's window fields, its prediction and label.
+
+    Output: ``ok``, ``line`` (the dead-letter line when not ok), the key fields, the carried
+    numeric fields (aggregated ones and the label) and the prediction.
+    """
+
+    def __init__(
+        self,
+        config: InferenceConfig,
+        region: str,
+        sagemaker_endpoint: str | None,
+        key_fields: tuple[str, ...],
+        value_fields: tuple[str, ...],
+    ) -> None:
+        super().__init__(config, region, sagemaker_endpoint)
+        self._key_fields = key_fields
+        self._value_fields = value_fields
+
+    async def async_invoke(self, value: Row) -> list[Row]:
+        try:
+            features = [float(value[name]) for name in self._config.features]
+            prediction = await self._predict(features)
+        except InferenceError as error:
+            return [self._failed(value, str(error))]
+        except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
+            return [self._failed(value, f"cannot score: {type(error).__name__}: {error}")]
+        return [self._row(value, True, None, prediction)]
+
+    def timeout(self, value: Row) -> list[Row]:
+        return [self._failed(value, "inference stage timed out")]
+
+    def _failed(self, value: Row, reason: str) -> Row:
+        return self._row(value, False, dead_letter_line(value["payload"], reason, value["arrival"]), None)
+
+    def _row(self, value: Row, ok: bool, line: str | None, prediction: float | None) -> Row:
+        fields: list[Any] = [ok, line]
+        fields += [value[name] for name in self._key_fields]
+        fields += [value[name] for name in self._value_fields]
+        fields.append(prediction)
+        return Row(*fields)
+
+
+def record_output_columns(
+    config: InferenceConfig, key_fields: tuple[str, ...], value_fields: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """(name, SQL type) of :class:`RecordScoringFunction`'s output, in order."""
+    columns = [(OK, "BOOLEAN"), (LINE, "STRING")]
+    columns += [(name, "STRING") for name in key_fields]
+    columns += [(name, "DOUBLE") for name in (*value_fields, config.prediction_field)]
+    return tuple(columns)
+
+
+_TYPE_INFO = {"BOOLEAN": Types.BOOLEAN, "STRING": Types.STRING, "DOUBLE": Types.DOUBLE}
+
+
+def row_type(columns: tuple[tuple[str, str], ...]) -> TypeInformation:
+    return Types.ROW_NAMED([name for name, _ in columns], [_TYPE_INFO[kind]() for _, kind in columns])
+
+
+def score(
+    stream: DataStream, function: _ScoringFunction, config: InferenceConfig, output: TypeInformation
+) -> DataStream:
+    """The unordered async stage: capacity and timeout from the config."""
+    return AsyncDataStream.unordered_wait(
+        stream, function, Time.milliseconds(config.operator_timeout_ms), config.capacity, output
+    )

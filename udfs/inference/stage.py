@@ -1,0 +1,206 @@
+"""The inference stage in plain Python: batching, retries with backoff, and split-on-failure.
+
+``InferenceStage.predict`` scores one instance.  Instances wait up to ``batch.max.delay.ms``
+to share a request of up to ``batch.size`` instances; a request is retried on throttling,
+5xx, timeouts and connection errors with exponential backoff and jitter; a batch the endpoint
+rejects outright is split in halves so that one poison instance fails alone and the good ones
+still get their predictions.  Everything runs on one asyncio loop (the operator's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+from yarl import URL
+
+from job.config import InferenceConfig
+from udfs.inference.codecs import Codec, DecodeError, csv_line
+from udfs.inference.requests import EndpointRequests, HttpRequest
+from udfs.inference.retry import Backoff, Failure, classify_response, connection_failure, timeout_failure
+
+# (status, headers, body) of one HTTP exchange; raises on connection errors and timeouts.
+Response = tuple[int, dict[str, str], bytes]
+Transport = Callable[[HttpRequest, float], Awaitable[Response]]
+
+
+class InferenceError(Exception):
+    """An instance could not be scored; the record goes to the dead-letter output."""
+
+    def __init__(self, failure: Failure, attempts: int) -> None:
+        self.failure = failure
+        self.attempts = attempts
+        status = f"status {failure.status}, " if failure.status is not None else ""
+        super().__init__(f"{failure.reason} ({status}{attempts} attempt{'s' if attempts != 1 else ''})")
+
+
+class StageMetrics:
+    """Counts what the stage does; the Flink adapter reports them as operator metrics."""
+
+    def __init__(self, on_latency_ms: Callable[[float], None] | None = None) -> None:
+        self.requests = 0
+        self.instances = 0
+        self.retries = 0
+        self.failures = 0
+        self.dead_lettered = 0
+        self.in_flight = 0
+        self._on_latency_ms = on_latency_ms
+
+    def request_done(self, latency_ms: float, instances: int) -> None:
+        self.requests += 1
+        self.instances += instances
+        if self._on_latency_ms is not None:
+            self._on_latency_ms(latency_ms)
+
+
+@dataclass
+class _Pending:
+    features: Sequence[float]
+    future: asyncio.Future[float] = field(repr=False)
+
+
+class InferenceStage:
+    def __init__(
+        self,
+        config: InferenceConfig,
+        requests: EndpointRequests,
+        transport: Transport,
+        metrics: StageMetrics | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._requests = requests
+        self._transport = transport
+        self._codec = Codec(
+            config.content_type, config.json_instances_key, config.json_response_field, config.json_score_field
+        )
+        self._backoff = Backoff(config.backoff_initial_ms, config.backoff_max_ms, rng or random.Random())
+        self.metrics = metrics or StageMetrics()
+        self._pending: list[_Pending] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def predict(self, features: Sequence[float]) -> float:
+        """The prediction for one instance; raises :class:`InferenceError` when it cannot be had."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(features, loop.create_future())
+        self.metrics.in_flight += 1
+        self._pending.append(pending)
+        if len(self._pending) >= self._config.batch_size:
+            self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = loop.call_later(self._config.batch_max_delay_ms / 1000.0, self._flush)
+        try:
+            return await pending.future
+        except InferenceError:
+            self.metrics.dead_lettered += 1
+            raise
+        finally:
+            self.metrics.in_flight -= 1
+
+    def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._score(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _score(self, batch: list[_Pending]) -> None:
+        try:
+            predictions = await self._call(batch)
+        except InferenceError as error:
+            if error.failure.retryable or len(batch) == 1:
+                for item in batch:
+                    _settle(item, error=error)
+                return
+            # Rejected outright: find the instance the endpoint refuses by halving the batch.
+            middle = len(batch) // 2
+            await asyncio.gather(self._score(batch[:middle]), self._score(batch[middle:]))
+            return
+        except Exception as error:  # noqa: BLE001 - never leave a record without an outcome
+            failure = Failure(f"internal error: {type(error).__name__}: {error}", False)
+            for item in batch:
+                _settle(item, error=InferenceError(failure, 1))
+            return
+        for item, prediction in zip(batch, predictions, strict=True):
+            _settle(item, value=prediction)
+
+    async def _call(self, batch: list[_Pending]) -> list[float]:
+        request = self._request([item.features for item in batch])
+        timeout_s = self._config.timeout_ms / 1000.0
+        failure = Failure("not attempted", True)
+        for attempt in range(self._config.max_attempts):
+            if attempt:
+                self.metrics.retries += 1
+                await asyncio.sleep(self._backoff.delay_s(attempt - 1))
+            started = time.perf_counter()
+            try:
+                status, headers, body = await asyncio.wait_for(self._transport(request, timeout_s), timeout_s)
+            except TimeoutError:
+                failure = timeout_failure(self._config.timeout_ms)
+            except OSError as error:  # ConnectionError included
+                failure = connection_failure(error)
+            else:
+                self.metrics.request_done((time.perf_counter() - started) * 1000.0, len(batch))
+                response_failure = classify_response(status, _header(headers, "x-amzn-ErrorType"), body)
+                if response_failure is None:
+                    try:
+                        return self._codec.decode(body, len(batch))
+                    except DecodeError as error:
+                        failure = Failure(f"undecodable response: {error}", False, status)
+                else:
+                    failure = response_failure
+            self.metrics.failures += 1
+            if not failure.retryable:
+                raise InferenceError(failure, attempt + 1)
+        raise InferenceError(
+            Failure(f"attempts exhausted, last: {failure.reason}", True, failure.status), self._config.max_attempts
+        )
+
+    def _request(self, instances: list[Sequence[float]]) -> HttpRequest:
+        if self._config.method == "GET":
+            return self._requests.get(csv_line(instances[0]))
+        return self._requests.post(self._codec.encode(instances))
+
+
+def _settle(item: _Pending, *, value: float | None = None, error: InferenceError | None = None) -> None:
+    if item.future.done():
+        return
+    if error is not None:
+        item.future.set_exception(error)
+    else:
+        item.future.set_result(value if value is not None else float("nan"))
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def aiohttp_transport(session: aiohttp.ClientSession) -> Transport:
+    """A transport over one aiohttp session (which must belong to the running loop)."""
+
+    async def send(request: HttpRequest, timeout_s: float) -> Response:
+        try:
+            async with session.request(
+                request.method,
+                URL(request.url, encoded=True),  # signed URLs must be sent byte for byte
+                headers=request.headers,
+                data=request.body,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as response:
+                return response.status, dict(response.headers), await response.read()
+        except aiohttp.ClientError as error:
+            raise ConnectionError(str(error) or type(error).__name__) from error
+
+    return send
