@@ -268,3 +268,97 @@ def test_properties_file_errors(tmp_path: Path) -> None:
     assert str(raised.value) == (
         f"configuration error in property group '(file)', key '{path}': must hold a JSON list of property groups"
     )
+
+
+INFERENCE = {"type": "sagemaker", "endpoint.name": "fare-model", "features": "fare_mean,count"}
+
+
+def test_inference_defaults_for_window_scoring() -> None:
+    config = build_config(
+        {**groups(), "inference": INFERENCE}, {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:9"}
+    )
+    inference = config.inference
+    assert inference is not None
+    assert (inference.input, inference.type, inference.auth, inference.method, inference.content_type) == (
+        "window",
+        "sagemaker",
+        "iam",
+        "POST",
+        "text/csv",
+    )
+    assert inference.features == ("fare_mean", "count")
+    assert (inference.batch_size, inference.batch_max_delay_ms, inference.max_attempts, inference.capacity) == (
+        10,
+        20,
+        4,
+        100,
+    )
+    assert config.endpoints.sagemaker_runtime == "http://127.0.0.1:9"
+
+
+def test_inference_can_be_switched_off() -> None:
+    assert build_config({**groups(), "inference": {**INFERENCE, "enabled": "false"}}, {}).inference is None
+
+
+def test_record_scoring_with_label_over_api_gateway() -> None:
+    inference = build_config(
+        {
+            **groups(),
+            "inference": {
+                "input": "record",
+                "type": "apigateway",
+                "url": "https://abc.execute-api.us-east-1.amazonaws.com/prod/predict",
+                "auth": "api_key",
+                "api.key": "k1",
+                "features": "fare",
+                "label.field": "fare",
+                "content.type": "application/json",
+            },
+        },
+        {},
+    ).inference
+    assert inference is not None
+    assert (inference.input, inference.auth, inference.api_key, inference.label_field) == (
+        "record",
+        "api_key",
+        "k1",
+        "fare",
+    )
+
+
+@pytest.mark.parametrize(
+    ("inference", "message"),
+    [
+        (
+            {**INFERENCE, "features": "fare_avg"},
+            "key 'features': 'fare_avg' is not a window field; window fields are count, fare_sum, fare_mean, "
+            "fare_min, fare_max",
+        ),
+        ({**INFERENCE, "label.field": "fare"}, "key 'label.field': applies to input=record only"),
+        ({"type": "sagemaker", "features": "count"}, "key 'endpoint.name': is required when type is sagemaker"),
+        (
+            {"type": "apigateway", "url": "ftp://x/y", "features": "count"},
+            "key 'url': must be an http(s) URL, got 'ftp://x/y'",
+        ),
+        ({**INFERENCE, "batch.size": "0"}, "key 'batch.size': must be at least 1, got 0"),
+        (
+            {"type": "apigateway", "url": "http://127.0.0.1:1/p", "method": "GET", "features": "count"},
+            "key 'batch.size': must be 1 with method GET (one instance per query)",
+        ),
+        (
+            {"type": "apigateway", "url": "http://127.0.0.1:1/p", "auth": "api_key", "features": "count"},
+            "key 'api.key': is required when auth is api_key",
+        ),
+        ({**INFERENCE, "type": "bedrock"}, "key 'type': must be one of sagemaker | apigateway, got 'bedrock'"),
+        ({**INFERENCE, "auth": "none"}, "key 'auth': a SageMaker endpoint is always called with iam (SigV4)"),
+        (
+            {**INFERENCE, "content.type": "text/plain"},
+            "key 'content.type': must be one of text/csv | application/json, got 'text/plain'",
+        ),
+        ({**INFERENCE, "prediction.field": "fare"}, "key 'prediction.field': 'fare' is already a record field"),
+    ],
+)
+def test_invalid_inference_configuration(inference: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build_config({**groups(), "inference": inference}, {})
+    assert str(raised.value) == f"configuration error in property group 'inference', {message}"

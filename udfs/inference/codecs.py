@@ -49,7 +49,7 @@ class Codec:
     def _from_json(self, text: str) -> list[float]:
         try:
             document = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, too many digits, too deep
             raise DecodeError(f"response is not JSON: {text[:200]!r}") from None
         value = document.get(self.response_field) if isinstance(document, dict) else document
         if value is None:
@@ -70,7 +70,7 @@ def _number(value: Any, what: str) -> float:
         raise DecodeError(f"{what} is not a number: {value!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DecodeError(f"{what} is not a number: {value!r}") from None
     if not math.isfinite(number):
         raise DecodeError(f"{what} is not finite: {value!r}")

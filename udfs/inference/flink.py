@@ -51,10 +51,12 @@ class _ScoringFunction(AsyncFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         group = runtime_context.get_metrics_group().add_group("inference")
-        latency = group.distribution("request_latency_ms")
-        metrics = StageMetrics(on_latency_ms=lambda ms: latency.update(int(ms)))
+        metrics = StageMetrics()
         for name in ("requests", "instances", "retries", "failures", "dead_lettered", "in_flight"):
             group.gauge(name, lambda name=name: int(getattr(metrics, name)))
+        # A latency histogram as percentile gauges over the recent requests.
+        for label, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
+            group.gauge(f"request_latency_ms_{label}", lambda f=fraction: round(metrics.latency_percentile_ms(f)))
         self._metrics = metrics
 
     def _stage_on_this_loop(self) -> InferenceStage:

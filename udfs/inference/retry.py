@@ -5,14 +5,22 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+# Rejections that concern the instances sent: splitting the batch finds the one at fault.
+# Others (401, 403, 404, ...) concern the request itself and would fail every half alike.
+INSTANCE_REJECTIONS = frozenset({400, 413, 422, 424})
+
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a request failed; ``retryable`` failures are tried again, the others dead-lettered."""
+    """Why a request failed; ``retryable`` failures are tried again, the others dead-lettered.
+
+    ``per_instance`` failures may concern only some instances of a batch.
+    """
 
     reason: str
     retryable: bool
     status: int | None = None
+    per_instance: bool = False
 
 
 def classify_response(status: int, error_type: str | None, body: bytes) -> Failure | None:
@@ -24,8 +32,13 @@ def classify_response(status: int, error_type: str | None, body: bytes) -> Failu
     if status == 429 or "Throttling" in kind:
         return Failure(f"throttled ({status} {kind or 'Too Many Requests'})", True, status)
     if status >= 500:
-        return Failure(f"endpoint error {status} {kind}: {detail}".rstrip(": "), True, status)
-    return Failure(f"rejected {status} {kind}: {detail}".rstrip(": "), False, status)
+        return Failure(_describe(f"endpoint error {status}", kind, detail), True, status)
+    return Failure(_describe(f"rejected {status}", kind, detail), False, status, status in INSTANCE_REJECTIONS)
+
+
+def _describe(head: str, kind: str, detail: str) -> str:
+    text = f"{head} {kind}" if kind else head
+    return f"{text}: {detail}" if detail else text
 
 
 def connection_failure(error: BaseException) -> Failure:

@@ -3,8 +3,9 @@
 ``InferenceStage.predict`` scores one instance.  Instances wait up to ``batch.max.delay.ms``
 to share a request of up to ``batch.size`` instances; a request is retried on throttling,
 5xx, timeouts and connection errors with exponential backoff and jitter; a batch the endpoint
-rejects outright is split in halves so that one poison instance fails alone and the good ones
-still get their predictions.  Everything runs on one asyncio loop (the operator's).
+rejects for its content (400, 413, 422, 424, or an answer that cannot be decoded) is split in
+halves so that one poison instance fails alone and the good ones still get their predictions.
+Everything runs on one asyncio loop (the operator's).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +43,9 @@ class InferenceError(Exception):
 class StageMetrics:
     """Counts what the stage does; the Flink adapter reports them as operator metrics."""
 
+    # Latency percentiles are taken over the most recent requests.
+    LATENCY_WINDOW = 1024
+
     def __init__(self, on_latency_ms: Callable[[float], None] | None = None) -> None:
         self.requests = 0
         self.instances = 0
@@ -49,12 +54,20 @@ class StageMetrics:
         self.dead_lettered = 0
         self.in_flight = 0
         self._on_latency_ms = on_latency_ms
+        self._latencies_ms: deque[float] = deque(maxlen=self.LATENCY_WINDOW)
 
-    def request_done(self, latency_ms: float, instances: int) -> None:
+    def request_done(self, latency_ms: float) -> None:
         self.requests += 1
-        self.instances += instances
+        self._latencies_ms.append(latency_ms)
         if self._on_latency_ms is not None:
             self._on_latency_ms(latency_ms)
+
+    def latency_percentile_ms(self, fraction: float) -> float:
+        """The latency below which ``fraction`` of the recent requests stayed (0 with none yet)."""
+        if not self._latencies_ms:
+            return 0.0
+        ordered = sorted(self._latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 @dataclass
@@ -116,15 +129,16 @@ class InferenceStage:
         try:
             predictions = await self._call(batch)
         except InferenceError as error:
-            if error.failure.retryable or len(batch) == 1:
+            if not error.failure.per_instance or len(batch) == 1:
                 for item in batch:
                     _settle(item, error=error)
                 return
-            # Rejected outright: find the instance the endpoint refuses by halving the batch.
+            # Rejected for its content: find the instance the endpoint refuses by halving the batch.
             middle = len(batch) // 2
             await asyncio.gather(self._score(batch[:middle]), self._score(batch[middle:]))
             return
         except Exception as error:  # noqa: BLE001 - never leave a record without an outcome
+            self.metrics.failures += 1
             failure = Failure(f"internal error: {type(error).__name__}: {error}", False)
             for item in batch:
                 _settle(item, error=InferenceError(failure, 1))
@@ -148,13 +162,16 @@ class InferenceStage:
             except OSError as error:  # ConnectionError included
                 failure = connection_failure(error)
             else:
-                self.metrics.request_done((time.perf_counter() - started) * 1000.0, len(batch))
+                self.metrics.request_done((time.perf_counter() - started) * 1000.0)
                 response_failure = classify_response(status, _header(headers, "x-amzn-ErrorType"), body)
                 if response_failure is None:
                     try:
-                        return self._codec.decode(body, len(batch))
+                        predictions = self._codec.decode(body, len(batch))
                     except DecodeError as error:
-                        failure = Failure(f"undecodable response: {error}", False, status)
+                        failure = Failure(f"undecodable response: {error}", False, status, per_instance=True)
+                    else:
+                        self.metrics.instances += len(batch)
+                        return predictions
                 else:
                     failure = response_failure
             self.metrics.failures += 1
