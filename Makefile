@@ -13,11 +13,12 @@ RATE ?= 200
 INFERENCE ?= none
 MODE ?= window
 
-.PHONY: help setup jar demo test lint clean
+.PHONY: help setup jar package demo test lint clean
 
 help:
 	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record]"
 	@echo "make test                                    set up and run the test suite"
+	@echo "make package                                 build dist/stream-scoring-<version>.zip for Managed Flink"
 	@echo "make lint                                    ruff and mypy"
 
 $(VENV)/.installed: requirements.txt
@@ -34,6 +35,9 @@ jar: $(JAR)
 $(JAR): deploy/pom.xml $(JAVA_SOURCES)
 	mvn --batch-mode --quiet -f deploy/pom.xml package
 	test -f $@ && touch $@
+
+package: setup
+	$(PY) -m deploy.package
 
 demo: setup
 	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE)

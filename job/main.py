@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 if __package__ in (None, ""):
-    # Run as a script (the service runs "python job/main.py"): make the project importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # Run as a script (the service runs "python job/main.py"): make the project and, in the
+    # application zip, its vendored dependencies importable.
+    _root = Path(__file__).resolve().parent.parent
+    sys.path[:0] = [str(_root), *([str(_root / "python-libs")] if (_root / "python-libs").is_dir() else [])]
 
 from job.config import SERVICE_PROPERTIES_PATH, ConfigError, build_config, load_property_groups
 from job.runtime import LocalOptions, local_environment, service_environment

@@ -22,8 +22,15 @@ from pyflink.table import StreamTableEnvironment
 from job.config import AppConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONNECTOR_JAR = PROJECT_ROOT / "build" / "lib" / "stream-scoring-connectors.jar"
+JAR_NAME = "stream-scoring-connectors.jar"
+# In a source tree the jar is built under build/; in the unzipped application it is in lib/.
+CONNECTOR_JAR = next(
+    (p for p in (PROJECT_ROOT / "build" / "lib" / JAR_NAME, PROJECT_ROOT / "lib" / JAR_NAME) if p.is_file()),
+    PROJECT_ROOT / "build" / "lib" / JAR_NAME,
+)
 S3_FILESYSTEM_DIR = PROJECT_ROOT / "build" / "plugins" / "s3-fs-hadoop"
+# The job's vendored Python dependencies, in the application zip.
+PYTHON_LIBS = PROJECT_ROOT / "python-libs"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ def service_environment() -> tuple[StreamExecutionEnvironment, StreamTableEnviro
 def _ship_python_packages(env: StreamExecutionEnvironment) -> None:
     for package in PYTHON_PACKAGES:
         env.add_python_file(str(PROJECT_ROOT / package))
+    if PYTHON_LIBS.is_dir():
+        env.add_python_file(str(PYTHON_LIBS))
 
 
 def local_environment(
@@ -58,13 +67,12 @@ def local_environment(
     """A mini cluster in this process; must run before anything else starts the JVM."""
     if not options.connector_jar.is_file():
         raise SystemExit(f"connector jar not found at {options.connector_jar}: build it with 'make jar'")
-    s3_jars = sorted(S3_FILESYSTEM_DIR.glob("flink-s3-fs-hadoop-*.jar"))
-    if not s3_jars:
-        raise SystemExit(f"S3 filesystem jar not found in {S3_FILESYSTEM_DIR}: build it with 'make jar'")
+    # The shaded jar carries the S3 filesystem too; the separate copy is lighter on the classpath.
+    s3_jars = sorted(S3_FILESYSTEM_DIR.glob("flink-s3-fs-hadoop-*.jar")) or [options.connector_jar]
 
     # Flink finds filesystems on the JVM classpath at start-up, not in pipeline.jars; PyFlink
     # adds HADOOP_CLASSPATH to the classpath of the JVM it launches.
-    _append_env("HADOOP_CLASSPATH", str(s3_jars[0]), os.pathsep)
+    _append_env("HADOOP_CLASSPATH", str(s3_jars[0].resolve()), os.pathsep)
     if config.endpoints.kinesis or config.endpoints.firehose:
         # Emulators speak JSON only; the AWS SDK for Java defaults to CBOR for Kinesis.
         _append_env("JVM_ARGS", "-Daws.cborEnabled=false", " ")

@@ -30,14 +30,17 @@ def running_job(
     extra_args: tuple[str, ...] = (),
     startup_timeout_s: float = 180,
     env: dict[str, str] | None = None,
+    python: str = sys.executable,
+    application_root: Path = PROJECT_ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``job/main.py --properties``; yield once the job is RUNNING; stop it on exit.
 
-    The job gets its own process group, so its JVM and Python workers stop with it.
+    ``python`` and ``application_root`` run another copy of the job, such as the unzipped
+    application. The job gets its own process group, so its JVM and Python workers stop with it.
     """
     command = [
-        sys.executable,
-        str(PROJECT_ROOT / "job" / "main.py"),
+        python,
+        str(application_root / "job" / "main.py"),
         "--properties",
         str(properties),
         "--rest-port",
@@ -48,6 +51,7 @@ def running_job(
         job = subprocess.Popen(
             command,
             env={**aws.job_environment(), **(env or {})},
+            cwd=application_root,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
