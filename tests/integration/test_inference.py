@@ -18,8 +18,8 @@ import pytest
 
 from deploy.local.job_process import running_job
 from deploy.local.model_server import Faults, running_model_server
-from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources, free_port, read_lines, wait_until
-from job.config import AppConfig, build_config
+from deploy.local.stack import LocalAws, free_port, read_lines, wait_until
+from tests.integration.support import json_record_groups, prepare
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 POISON = -999.0
@@ -44,46 +44,18 @@ def trips(count: int, seed: int = 3) -> list[dict[str, Any]]:
     return result
 
 
-def properties(name: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "PropertyGroupId": "kinesis.source",
-            "PropertyMap": {
-                "stream.arn": f"arn:aws:kinesis:us-east-1:{LOCAL_ACCOUNT}:stream/{name}-in",
-                "init.position": "TRIM_HORIZON",
-            },
-        },
-        {
-            "PropertyGroupId": "records",
-            "PropertyMap": {
-                "format": "json",
-                "key.fields": "k",
-                "event.time.field": "t",
-                "watermark.out.of.orderness.ms": "0",
-            },
-        },
-        {
-            "PropertyGroupId": "window",
-            "PropertyMap": {"size.seconds": str(WINDOW_S), "aggregate.fields": "fare_amount"},
-        },
-        {"PropertyGroupId": "sink.s3", "PropertyMap": {"path": f"s3://{name}/windows"}},
-        {"PropertyGroupId": "sink.dlq", "PropertyMap": {"path": f"s3://{name}/dead-letters"}},
-        {
-            "PropertyGroupId": "inference",
-            "PropertyMap": {
-                "input": "record",
-                "type": "sagemaker",
-                "endpoint.name": "fare-model",
-                "features": "trip_distance,duration_seconds",
-                "label.field": "fare_amount",
-                "batch.size": "10",
-                "batch.max.delay.ms": "20",
-                "max.attempts": "12",
-                "backoff.initial.ms": "10",
-                "backoff.max.ms": "200",
-            },
-        },
-    ]
+INFERENCE = {
+    "input": "record",
+    "type": "sagemaker",
+    "endpoint.name": "fare-model",
+    "features": "trip_distance,duration_seconds",
+    "label.field": "fare_amount",
+    "batch.size": "10",
+    "batch.max.delay.ms": "20",
+    "max.attempts": "12",
+    "backoff.initial.ms": "10",
+    "backoff.max.ms": "200",
+}
 
 
 def lines(aws: LocalAws, location: Any) -> list[dict[str, Any]]:
@@ -92,12 +64,9 @@ def lines(aws: LocalAws, location: Any) -> list[dict[str, Any]]:
 
 def test_record_scoring_with_faults_accounts_for_every_record(local_aws: LocalAws, tmp_path: Path) -> None:
     name = f"inf-{uuid.uuid4().hex[:10]}"
-    props = properties(name)
-    (tmp_path / "props.json").write_text(json.dumps(props))
-    config: AppConfig = build_config(
-        {g["PropertyGroupId"]: g["PropertyMap"] for g in props}, {"AWS_ENDPOINT_URL": local_aws.endpoint}
-    )
-    create_resources(local_aws, config)
+    groups = json_record_groups(name, WINDOW_S, "fare_amount")
+    groups["inference"] = INFERENCE
+    config = prepare(local_aws, groups, tmp_path / "props.json")
 
     inputs = trips(200)
     inputs[57]["trip_distance"] = POISON

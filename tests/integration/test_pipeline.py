@@ -19,16 +19,15 @@ import pytest
 
 from deploy.local.job_process import running_job
 from deploy.local.stack import (
-    LOCAL_ACCOUNT,
     LocalAws,
-    create_resources,
     delivery_prefix,
     free_port,
     read_lines,
     read_stream,
     wait_until,
 )
-from job.config import AppConfig, build_config
+from job.config import AppConfig
+from tests.integration.support import json_record_groups, prepare
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SECOND = 1000
@@ -89,32 +88,6 @@ EXPECTED_DEAD_LETTERS = [
 ]
 
 
-def properties(name: str, delivery_type: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "PropertyGroupId": "kinesis.source",
-            "PropertyMap": {
-                "stream.arn": f"arn:aws:kinesis:us-east-1:{LOCAL_ACCOUNT}:stream/{name}-in",
-                "init.position": "TRIM_HORIZON",
-            },
-        },
-        {
-            "PropertyGroupId": "records",
-            "PropertyMap": {
-                "format": "json",
-                "key.fields": "k",
-                "event.time.field": "t",
-                "event.time.format": "epoch_ms",
-                "watermark.out.of.orderness.ms": "0",
-            },
-        },
-        {"PropertyGroupId": "window", "PropertyMap": {"size.seconds": "10", "aggregate.fields": "v"}},
-        {"PropertyGroupId": "sink.s3", "PropertyMap": {"path": f"s3://{name}/windows"}},
-        {"PropertyGroupId": "sink.delivery", "PropertyMap": {"type": delivery_type, "stream.name": f"{name}-out"}},
-        {"PropertyGroupId": "sink.dlq", "PropertyMap": {"path": f"s3://{name}/dead-letters"}},
-    ]
-
-
 def windows_in_s3(aws: LocalAws, config: AppConfig) -> list[dict[str, Any]]:
     location = config.sink_s3.location
     return sorted(
@@ -148,13 +121,10 @@ def put(aws: LocalAws, stream: str, records: list[bytes]) -> None:
 @pytest.mark.parametrize("delivery_type", ["firehose", "kinesis"])
 def test_windows_and_dead_letters_end_to_end(local_aws: LocalAws, tmp_path: Path, delivery_type: str) -> None:
     name = f"it-{uuid.uuid4().hex[:10]}"
-    props = properties(name, delivery_type)
+    groups = json_record_groups(name, 10, "v")
+    groups["sink.delivery"] = {"type": delivery_type, "stream.name": f"{name}-out"}
     properties_path = tmp_path / "application_properties.json"
-    properties_path.write_text(json.dumps(props))
-    config = build_config(
-        {g["PropertyGroupId"]: g["PropertyMap"] for g in props}, {"AWS_ENDPOINT_URL": local_aws.endpoint}
-    )
-    create_resources(local_aws, config)
+    config = prepare(local_aws, groups, properties_path)
     put(local_aws, config.source.stream_name, PHASE_ONE)
 
     args = ("--checkpoint-interval-ms", "1000")
