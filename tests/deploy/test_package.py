@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local.demo import write_property_groups
 from deploy.local.job_process import PROJECT_ROOT, running_job
 from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources, free_port, read_lines, wait_until
 from deploy.local.taxi import COLUMNS, random_trip, workshop_record
@@ -84,7 +85,7 @@ def test_unzipped_application_runs_with_only_apache_flink(local_aws: LocalAws, t
         "kinesis.analytics.flink.run.options": RUN_OPTIONS,
     }
     properties = tmp_path / "application_properties.json"
-    properties.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    write_property_groups(properties, groups)
     config = build_config(groups, {"AWS_ENDPOINT_URL": local_aws.endpoint})
     create_resources(local_aws, config)
 

@@ -3,13 +3,13 @@ and no Flink started (the check runs before the JVM)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from deploy.local.demo import write_property_groups
 from deploy.local.job_process import PROJECT_ROOT
 
 GOOD = {
@@ -43,7 +43,7 @@ def test_bad_property_stops_the_job_with_one_line(
 ) -> None:
     path = tmp_path / "application_properties.json"
     groups = {**GOOD, **change}
-    path.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    write_property_groups(path, groups)
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "job" / "main.py"), "--properties", str(path)],
         capture_output=True,
