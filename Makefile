@@ -13,11 +13,12 @@ RATE ?= 200
 INFERENCE ?= none
 MODE ?= window
 
-.PHONY: help setup jar package demo test lint clean
+.PHONY: help setup jar package demo test reliability bench lint clean
 
 help:
 	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record]"
 	@echo "make test                                    set up and run the test suite"
+	@echo "make reliability                             failover, fault and bad-input cases; one summary line"
 	@echo "make package                                 build dist/stream-scoring-<version>.zip for Managed Flink"
 	@echo "make lint                                    ruff and mypy"
 
@@ -44,6 +45,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The reliability cases, quick and long; ends with one summary line, non-zero on loss or failure.
+reliability: setup
+	@status=0; $(PY) -m pytest tests/reliability --reliability-full || status=$$?; \
+	$(PY) -m tests.reliability.summary $$status
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

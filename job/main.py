@@ -30,6 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-interval-ms", type=int, default=5000, help="local checkpoint interval")
     parser.add_argument("--parallelism", type=int, default=1, help="local parallelism")
     parser.add_argument("--checkpoint-dir", type=Path, help="local checkpoint directory")
+    parser.add_argument("--from-savepoint", type=Path, help="resume a local run from this savepoint")
     return parser.parse_args(argv)
 
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             checkpoint_interval_ms=args.checkpoint_interval_ms,
             parallelism=args.parallelism,
             checkpoint_dir=args.checkpoint_dir,
+            restore_from=args.from_savepoint,
         )
         env, t_env = local_environment(config, options)
     else:

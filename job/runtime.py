@@ -41,6 +41,8 @@ class LocalOptions:
     checkpoint_interval_ms: int = 5000
     parallelism: int = 1
     checkpoint_dir: Path | None = None
+    # Resume from this savepoint or retained checkpoint (the service restores from a snapshot).
+    restore_from: Path | None = None
     connector_jar: Path = CONNECTOR_JAR
 
 
@@ -86,6 +88,8 @@ def local_environment(
     flink.set_string("execution.checkpointing.interval", f"{options.checkpoint_interval_ms} ms")
     if options.checkpoint_dir is not None:
         flink.set_string("execution.checkpointing.dir", options.checkpoint_dir.resolve().as_uri())
+    if options.restore_from is not None:
+        flink.set_string("execution.state-recovery.path", options.restore_from.resolve().as_uri())
     flink.set_string("python.executable", sys.executable)
     flink.set_string("python.client.executable", sys.executable)
     if config.endpoints.s3:
