@@ -14,6 +14,7 @@ if __package__ in (None, ""):
     _root = Path(__file__).resolve().parent.parent
     sys.path[:0] = [str(_root), *([str(_root / "python-libs")] if (_root / "python-libs").is_dir() else [])]
 
+from connectors.generator import ENDLESS, TripGenerator
 from job.config import SERVICE_PROPERTIES_PATH, ConfigError, build_config, load_property_groups
 from job.runtime import LocalOptions, local_environment, service_environment
 from job.topology import JOB_NAME, build_topology
@@ -31,6 +32,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parallelism", type=int, default=1, help="local parallelism")
     parser.add_argument("--checkpoint-dir", type=Path, help="local checkpoint directory")
     parser.add_argument("--from-savepoint", type=Path, help="resume a local run from this savepoint")
+    parser.add_argument(
+        "--generator-rate",
+        type=float,
+        help="read generated taxi trips instead of Kinesis, at this many records/s (0: as fast as possible)",
+    )
+    parser.add_argument("--generator-records", type=int, default=ENDLESS, help="how many generated records")
     return parser.parse_args(argv)
 
 
@@ -41,6 +48,12 @@ def main(argv: list[str] | None = None) -> None:
         config = build_config(groups, os.environ)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
+
+    generator = None
+    if args.generator_rate is not None:
+        if args.properties is None:
+            raise SystemExit("--generator-rate is for local runs (with --properties)")
+        generator = TripGenerator(args.generator_rate, args.generator_records)
 
     if args.properties is not None:
         options = LocalOptions(
@@ -53,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         env, t_env = local_environment(config, options)
     else:
         env, t_env = service_environment()
-    build_topology(env, t_env, config)
+    build_topology(env, t_env, config, generator)
     env.execute(JOB_NAME)
 
 

@@ -7,6 +7,7 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 from pyflink.table import StreamTableEnvironment
 
+from connectors.generator import TripGenerator, trip_generator_source
 from connectors.kinesis import delivery_sink, kinesis_source
 from connectors.s3 import json_lines_file_sink
 from job.config import AppConfig
@@ -15,17 +16,27 @@ from udfs.relational import register_records, scored_record_window_lines, scored
 JOB_NAME = "stream-scoring"
 
 
-def build_topology(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, config: AppConfig) -> None:
+def build_topology(
+    env: StreamExecutionEnvironment,
+    t_env: StreamTableEnvironment,
+    config: AppConfig,
+    generator: TripGenerator | None = None,
+) -> None:
     """Kinesis -> parse and validate (SQL) -> windows (SQL) and inference (async) -> S3 and delivery.
 
     Inference scores either each window (input=window) or each record before the windows
     (input=record). Records that cannot be used go to the dead-letter path with stage and reason.
+    A ``generator`` (local runs only) replaces Kinesis with trips generated inside the job.
     """
-    payloads = env.from_source(
-        kinesis_source(config.source, config.endpoints),
-        WatermarkStrategy.no_watermarks(),  # event time and watermarks are set in SQL
-        "Kinesis source",
-    ).uid("kinesis-source")
+    if generator is None:
+        payloads = env.from_source(
+            kinesis_source(config.source, config.endpoints),
+            WatermarkStrategy.no_watermarks(),  # event time and watermarks are set in SQL
+            "Kinesis source",
+        ).uid("kinesis-source")
+    else:
+        source, stamps = trip_generator_source(generator)
+        payloads = env.from_source(source, stamps, "Trip generator").uid("trip-generator")
     dead_letters = register_records(t_env, payloads, config.records, config.window, config.inference)
 
     inference, region, sagemaker = config.inference, config.source.region, config.endpoints.sagemaker_runtime
