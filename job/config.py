@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -134,7 +135,7 @@ class InferenceConfig:
     backoff_max_ms: int
     capacity: int
 
-    @property
+    @cached_property
     def operator_timeout_ms(self) -> int:
         """Upper bound of one record's stay in the stage: every attempt, backoff and batching delay."""
         backoff = sum(min(self.backoff_initial_ms * 2**i, self.backoff_max_ms) for i in range(self.max_attempts))

@@ -25,6 +25,18 @@ ROWTIME_COLUMN = "rowtime"
 _NO_TIME_FALLBACK_MS = "CAST(0 AS BIGINT)"
 
 
+def evaluated_once(expression: str) -> str:
+    """``expression``, marked so that the planner computes it once per record.
+
+    Flink's planner merges a projection into the one above it by copying a column's expression
+    into every place that uses it, unless the expression is non-deterministic.  A parsed field
+    is used by the output and by each validity check, so, copied, it would be parsed several
+    times per record (measured: most of the parse cost).  ``RAND() < 2`` is always true but not
+    deterministic, which keeps the column computed once.
+    """
+    return f"CASE WHEN RAND() < 2 THEN {expression} END"
+
+
 def quote(identifier: str) -> str:
     """Quote a column name for Flink SQL (config validation already restricts the characters)."""
     return f"`{identifier}`"
@@ -45,29 +57,40 @@ def _body(records: RecordsConfig, payload: str) -> str:
     )
 
 
-def field_text(records: RecordsConfig, name: str, body: str) -> str:
-    """SQL for one field of the record as trimmed text, NULL when absent or empty."""
+def field_text(records: RecordsConfig, name: str, body: str, columns: str | None = None) -> str:
+    """SQL for one field of the record as trimmed text, NULL when absent or empty.
+
+    ``columns`` is the CSV line already split into an array, where there is one.
+    """
+    return f"NULLIF({_trimmed_field(records, name, body, columns)}, '')"
+
+
+def _trimmed_field(records: RecordsConfig, name: str, body: str, columns: str | None = None) -> str:
     if records.format == "json":
-        raw = f"JSON_VALUE({body}, '$.{name}')"
-    else:
-        index = records.csv_columns.index(name)
-        raw = f"SPLIT_INDEX({body}, ',', {index})"
-    return f"NULLIF(TRIM({raw}), '')"
+        return f"TRIM(JSON_VALUE({body}, '$.{name}'))"
+    index = records.csv_columns.index(name)
+    if columns is not None:
+        return f"TRIM({columns}[{index + 1}])"
+    return f"TRIM(SPLIT_INDEX({body}, ',', {index}))"
 
 
-def epoch_ms_of(timestamp: str) -> str:
-    """Epoch milliseconds of a TIMESTAMP or TIMESTAMP_LTZ (the session time zone is UTC)."""
+def epoch_ms_of(timestamp: str, local_time_zone: bool = False) -> str:
+    """Epoch milliseconds of a TIMESTAMP, or a TIMESTAMP_LTZ with ``local_time_zone`` (the session is UTC)."""
+    epoch = "TO_TIMESTAMP_LTZ(0, 3)" if local_time_zone else "TIMESTAMP '1970-01-01 00:00:00'"
     return (
-        f"(UNIX_TIMESTAMP(DATE_FORMAT({timestamp}, 'yyyy-MM-dd HH:mm:ss')) * 1000"
-        f" + EXTRACT(MILLISECOND FROM {timestamp}))"
+        f"(CAST(TIMESTAMPDIFF(SECOND, {epoch}, {timestamp}) AS BIGINT) * 1000 + EXTRACT(MILLISECOND FROM {timestamp}))"
     )
 
 
-def event_ms(records: RecordsConfig, body: str) -> str | None:
-    """SQL for the record's event time in epoch ms (NULL when unusable); None means arrival time."""
+def event_ms(records: RecordsConfig, body: str, text: str | None = None) -> str | None:
+    """SQL for the record's event time in epoch ms (NULL when unusable); None means arrival time.
+
+    ``text`` is the event time field's text where it was read already.
+    """
     if records.event_time_field is None:
         return None
-    text = field_text(records, records.event_time_field, body)
+    if text is None:
+        text = field_text(records, records.event_time_field, body)
     if records.event_time_format == "epoch_ms":
         value = f"CAST(TRY_CAST({text} AS DOUBLE) AS BIGINT)"
     elif records.event_time_format == "epoch_s":
@@ -91,20 +114,20 @@ def watermark_expression(records: RecordsConfig) -> str:
     return f"{ROWTIME_COLUMN} - INTERVAL '{millis / 1000:.3f}' SECOND"
 
 
-def _format_check(records: RecordsConfig, payload: str, body: str) -> tuple[str, str]:
-    """(condition that the payload is malformed, reason)."""
+def _format_check(records: RecordsConfig, payload: str, columns: str) -> tuple[str, str]:
+    """(condition that the payload is malformed, reason); ``columns`` is the split CSV line."""
     if records.format == "json":
         return f"NOT ({payload} IS JSON OBJECT)", "not a JSON object"
     n = len(records.csv_columns)
-    condition = (
-        f"{body} IS NULL OR SPLIT_INDEX({body}, ',', {n - 1}) IS NULL OR SPLIT_INDEX({body}, ',', {n}) IS NOT NULL"
-    )
-    return condition, f"not a CSV line of {n} columns"
+    return f"{columns} IS NULL OR CARDINALITY({columns}) <> {n}", f"not a CSV line of {n} columns"
 
 
 def numeric_fields(window: WindowConfig, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The aggregated fields, then ``extra`` ones (model features, label) not among them."""
     return (*window.aggregate_fields, *(name for name in dict.fromkeys(extra) if name not in window.aggregate_fields))
+
+
+_TEXT_PREFIX = "__text_"
 
 
 def parsed_records_sql(
@@ -115,17 +138,47 @@ def parsed_records_sql(
     Columns: ``payload``, ``arrival_time``, ``rowtime``, ``event_ms``, the key fields (STRING),
     the aggregated fields and ``extra_numeric`` fields (DOUBLE), ``dlq_stage`` and
     ``dlq_reason`` (NULL for valid records).
+
+    Built in layers, each computed once per record: the body (the CSV line out of its JSON
+    string), the CSV line split into columns, the trimmed text of each field used, the typed
+    fields, and the checks.
     """
     numbers = numeric_fields(window, extra_numeric)
-    body = "body"
-    checks: list[tuple[str, str, str]] = []
-    malformed, why = _format_check(records, "payload", body)
-    checks.append((malformed, "parse", string_literal(why)))
+    time_field = (records.event_time_field,) if records.event_time_field else ()
+    used = tuple(dict.fromkeys((*records.key_fields, *numbers, *time_field)))
+    columns = "csv_columns" if records.format == "csv" else None
+    malformed, why = _format_check(records, "payload", columns or "")
+
+    def text(name: str) -> str:
+        return quote(_TEXT_PREFIX + name)
+
+    base = f"payload, {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}"
+    body_sql = (
+        f"SELECT {PAYLOAD_COLUMN} AS payload, {evaluated_once(_body(records, PAYLOAD_COLUMN))} AS body,"
+        f" {ARRIVAL_COLUMN}, {ROWTIME_COLUMN} FROM {source_view}"
+    )
+    split_sql = f"SELECT {base}, body"
+    if columns is not None:
+        split_sql += f", {evaluated_once('SPLIT(body, ' + string_literal(',') + ')')} AS {columns}"
+    split_sql += f" FROM ({body_sql})"
+    texts = "".join(
+        f", {evaluated_once(_trimmed_field(records, name, 'body', columns))} AS {text(name)}" for name in used
+    )
+    text_sql = f"SELECT {base}, {evaluated_once(malformed)} AS malformed{texts} FROM ({split_sql})"
+
+    millis = event_ms(records, "body", f"NULLIF({text(time_field[0])}, '')") if time_field else None
+    event = millis if millis is not None else epoch_ms_of(ARRIVAL_COLUMN, local_time_zone=True)
+    typed = [f"{evaluated_once(event)} AS event_ms"]
+    typed += [f"NULLIF({text(key)}, '') AS {quote(key)}" for key in records.key_fields]
+    for name in numbers:
+        number = evaluated_once(f"TRY_CAST(NULLIF({text(name)}, '') AS DOUBLE)")
+        typed.append(f"{number} AS {quote(name)}")
+    typed_sql = f"SELECT {base}, malformed, {', '.join(typed)} FROM ({text_sql})"
+
+    checks: list[tuple[str, str, str]] = [("malformed", "parse", string_literal(why))]
     for key in records.key_fields:
         checks.append((f"{quote(key)} IS NULL", "validate", string_literal(f"missing key field {key}")))
-    millis = event_ms(records, body)
     if millis is not None:
-        assert records.event_time_field is not None
         checks.append(
             (
                 "event_ms IS NULL",
@@ -153,21 +206,8 @@ def parsed_records_sql(
 
     stage = "CASE " + " ".join(f"WHEN {cond} THEN '{stage}'" for cond, stage, _ in checks) + " END"
     reason = "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, _, text in checks) + " END"
-
-    typed = [f"{field_text(records, key, body)} AS {quote(key)}" for key in records.key_fields]
-    typed += [f"TRY_CAST({field_text(records, name, body)} AS DOUBLE) AS {quote(name)}" for name in numbers]
-    event = millis if millis is not None else epoch_ms_of(ARRIVAL_COLUMN)
-    fields = ", ".join(typed)
-    inner = (
-        f"SELECT {PAYLOAD_COLUMN} AS payload, {_body(records, PAYLOAD_COLUMN)} AS body,"
-        f" {ARRIVAL_COLUMN}, {ROWTIME_COLUMN} FROM {source_view}"
-    )
-    typed_sql = f"SELECT payload, body, {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}, {event} AS event_ms"
-    if fields:
-        typed_sql += f", {fields}"
-    typed_sql += f" FROM ({inner})"
     outputs = ", ".join(quote(n) for n in (*records.key_fields, *numbers))
-    select = f"SELECT payload, {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}, event_ms"
+    select = f"SELECT {base}, event_ms"
     if outputs:
         select += f", {outputs}"
     return f"{select}, {stage} AS dlq_stage, {reason} AS dlq_reason FROM ({typed_sql})"

@@ -4,10 +4,15 @@ The async function's event loop runs on its own thread and starts after ``open()
 HTTP session and the stage are created on first use inside ``async_invoke``.  Nothing an
 endpoint does may fail the job: every outcome, including a timeout, becomes a row with
 ``ok`` false and a dead-letter line.
+
+The stage's own bound on a record's stay (``operator_timeout_ms``) is kept on the event loop:
+the operator's timeout would start a timer thread for every record, which costs more CPU than
+scoring a record in a batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -61,13 +66,16 @@ class _ScoringFunction(AsyncFunction):
 
     def _stage_on_this_loop(self) -> InferenceStage:
         if self._stage is None:
+            # capacity = requests in flight, each of up to batch.size records.
             session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.capacity))
             requests = EndpointRequests(self._config, self._region, self._sagemaker_endpoint, default_credentials())
             self._stage = InferenceStage(self._config, requests, aiohttp_transport(session), self._metrics)
         return self._stage
 
     async def _predict(self, features: list[float]) -> float:
-        return await self._stage_on_this_loop().predict(features)
+        """The prediction; raises TimeoutError past the stage's bound on a record's stay."""
+        stage = self._stage_on_this_loop()
+        return await asyncio.wait_for(stage.predict(features), self._config.operator_timeout_ms / 1000.0)
 
 
 class WindowScoringFunction(_ScoringFunction):
@@ -78,6 +86,8 @@ class WindowScoringFunction(_ScoringFunction):
         try:
             features = [float(window[name]) for name in self._config.features]
             window[self._config.prediction_field] = await self._predict(features)
+        except TimeoutError:
+            return self.timeout(value)
         except InferenceError as error:
             return [Row(False, dead_letter_line(json.dumps(window, separators=(",", ":")), str(error)))]
         except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
@@ -116,6 +126,8 @@ class RecordScoringFunction(_ScoringFunction):
         try:
             features = [float(value[name]) for name in self._config.features]
             prediction = await self._predict(features)
+        except TimeoutError:
+            return self.timeout(value)
         except InferenceError as error:
             return [self._failed(value, str(error))]
         except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
@@ -156,7 +168,14 @@ def row_type(columns: tuple[tuple[str, str], ...]) -> TypeInformation:
 def score(
     stream: DataStream, function: _ScoringFunction, config: InferenceConfig, output: TypeInformation
 ) -> DataStream:
-    """The unordered async stage: capacity and timeout from the config."""
-    return AsyncDataStream.unordered_wait(
-        stream, function, Time.milliseconds(config.operator_timeout_ms), config.capacity, output
-    )
+    """The unordered async stage.
+
+    ``capacity`` counts requests in flight, so the operator holds up to capacity x batch.size
+    records.  No operator timeout (0): the function bounds each record's stay itself.
+    """
+    return AsyncDataStream.unordered_wait(stream, function, Time.milliseconds(0), operator_capacity(config), output)
+
+
+def operator_capacity(config: InferenceConfig) -> int:
+    """Records in flight in one operator instance: every request full."""
+    return config.capacity * config.batch_size
