@@ -1,4 +1,5 @@
-"""Session fixtures: the local AWS stack (moto server on 127.0.0.1), started and stopped here."""
+"""Session fixtures: the local AWS stack (moto server on 127.0.0.1) and kinesis-mock, the
+second Kinesis emulator, started on first use; both are started and stopped here."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local.kinesis_mock import KinesisMock, kinesis_mock_server
 from deploy.local.stack import LocalAws, moto_server
+
+REGION = "us-east-1"
 
 
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
     log = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
-    with moto_server("us-east-1", log) as aws:
+    with moto_server(REGION, log) as aws:
         yield aws
+
+
+@pytest.fixture(scope="session")
+def kinesis_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinesisMock]:
+    log = Path(tmp_path_factory.mktemp("kinesis-mock")) / "kinesis-mock.log"
+    with kinesis_mock_server(REGION, log_path=log) as server:
+        yield server

@@ -1,7 +1,9 @@
 """The local AWS stack: a moto server on 127.0.0.1 and the resources a job's config names.
 
 moto serves Kinesis, Firehose and S3 from one endpoint, the same shape as LocalStack, so a
-job pointed at ``AWS_ENDPOINT_URL`` runs unchanged against either.
+job pointed at ``AWS_ENDPOINT_URL`` runs unchanged against either.  A stack may route single
+services elsewhere (Kinesis to kinesis-mock, ``deploy/local/kinesis_mock.py``); the job then
+gets ``AWS_ENDPOINT_URL_<SERVICE>`` for them.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +38,28 @@ DELIVERY_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/firehose-delivery"
 class LocalAws:
     endpoint: str
     region: str
+    # Services served by another emulator than ``endpoint``, by boto3 service name, such as
+    # Kinesis on kinesis-mock: {"kinesis": "http://127.0.0.1:4568"}.
+    service_endpoints: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def endpoint_for(self, service: str) -> str:
+        return self.service_endpoints.get(service, self.endpoint)
+
+    def with_service_endpoint(self, service: str, endpoint: str) -> LocalAws:
+        """This stack with ``service`` served from ``endpoint`` instead."""
+        return replace(self, service_endpoints={**self.service_endpoints, service: endpoint})
+
+    def endpoint_environment(self) -> dict[str, str]:
+        """The ``AWS_ENDPOINT_URL`` variables that point a process's AWS clients at this stack."""
+        environment = {"AWS_ENDPOINT_URL": self.endpoint}
+        for service, endpoint in self.service_endpoints.items():
+            environment[f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"] = endpoint
+        return environment
 
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
-            endpoint_url=self.endpoint,
+            endpoint_url=self.endpoint_for(service),
             region_name=self.region,
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -54,7 +73,7 @@ class LocalAws:
         # which would make the job think it is a Python worker.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_"))}
         env.update(LOCAL_CREDENTIALS)
-        env["AWS_ENDPOINT_URL"] = self.endpoint
+        env.update(self.endpoint_environment())
         env["AWS_REGION"] = self.region
         env["AWS_DEFAULT_REGION"] = self.region
         return env

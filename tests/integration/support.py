@@ -34,6 +34,6 @@ def json_record_groups(name: str, window_s: int, aggregate_fields: str) -> Group
 def prepare(aws: LocalAws, groups: Groups, path: Path, environ: dict[str, str] | None = None) -> AppConfig:
     """Write the properties file, build the config the job will build, create its resources."""
     write_property_groups(path, groups)
-    config = build_config(groups, {"AWS_ENDPOINT_URL": aws.endpoint, **(environ or {})})
+    config = build_config(groups, {**aws.endpoint_environment(), **(environ or {})})
     create_resources(aws, config)
     return config

@@ -62,16 +62,16 @@ def lines(aws: LocalAws, location: Any) -> list[dict[str, Any]]:
     return [json.loads(line) for line in read_lines(aws, location.bucket, location.key_prefix)[1]]
 
 
-def test_record_scoring_with_faults_accounts_for_every_record(local_aws: LocalAws, tmp_path: Path) -> None:
+def test_record_scoring_with_faults_accounts_for_every_record(aws: LocalAws, tmp_path: Path) -> None:
     name = f"inf-{uuid.uuid4().hex[:10]}"
     groups = json_record_groups(name, WINDOW_S, "fare_amount")
     groups["inference"] = INFERENCE
-    config = prepare(local_aws, groups, tmp_path / "props.json")
+    config = prepare(aws, groups, tmp_path / "props.json")
 
     inputs = trips(200)
     inputs[57]["trip_distance"] = POISON
     flush = {**inputs[-1], "t": T0 + 100 * WINDOW_S * 1000}  # closes every window before it
-    kinesis = local_aws.client("kinesis")
+    kinesis = aws.client("kinesis")
     for trip in [*inputs, flush]:
         kinesis.put_record(StreamName=config.source.stream_name, Data=json.dumps(trip).encode(), PartitionKey="p")
 
@@ -79,11 +79,11 @@ def test_record_scoring_with_faults_accounts_for_every_record(local_aws: LocalAw
     with running_model_server(auth="iam", faults=faults, seed=11) as model:
         env = {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model.url}
         expected_windows = len({(t["k"], (t["t"] - T0) // (WINDOW_S * 1000)) for t in inputs})
-        with running_job(local_aws, tmp_path / "props.json", tmp_path / "job.log", free_port(), env=env):
+        with running_job(aws, tmp_path / "props.json", tmp_path / "job.log", free_port(), env=env):
             wait_until(
                 lambda: (
-                    len(lines(local_aws, config.sink_s3.location)) >= expected_windows
-                    and len(lines(local_aws, config.dead_letter.location)) >= 1
+                    len(lines(aws, config.sink_s3.location)) >= expected_windows
+                    and len(lines(aws, config.dead_letter.location)) >= 1
                 ),
                 180,
                 "every window and the poison record's dead letter",
@@ -91,8 +91,8 @@ def test_record_scoring_with_faults_accounts_for_every_record(local_aws: LocalAw
         stats = model.stats()
         predict = model.model.predict
 
-    windows = lines(local_aws, config.sink_s3.location)
-    dead = lines(local_aws, config.dead_letter.location)
+    windows = lines(aws, config.sink_s3.location)
+    dead = lines(aws, config.dead_letter.location)
     assert stats.by_status.get(503, 0) > 0 and stats.by_status.get(429, 0) > 0  # the faults did happen
 
     assert len(dead) == 1

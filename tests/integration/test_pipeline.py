@@ -1,4 +1,6 @@
-"""The real job on a local Flink mini cluster against moto server, with exact expected output.
+"""The real job on a local Flink mini cluster against the local stack, with exact expected output.
+
+It runs once with Kinesis on moto and once on kinesis-mock (``tests/integration/conftest.py``).
 
 One shard, two keys.  Key ``b`` goes quiet for a window while ``a`` moves the watermark, so
 ``b``'s windows must still close.  The input holds a malformed record, a record missing an
@@ -119,32 +121,32 @@ def put(aws: LocalAws, stream: str, records: list[bytes]) -> None:
 
 
 @pytest.mark.parametrize("delivery_type", ["firehose", "kinesis"])
-def test_windows_and_dead_letters_end_to_end(local_aws: LocalAws, tmp_path: Path, delivery_type: str) -> None:
+def test_windows_and_dead_letters_end_to_end(aws: LocalAws, tmp_path: Path, delivery_type: str) -> None:
     name = f"it-{uuid.uuid4().hex[:10]}"
     groups = json_record_groups(name, 10, "v")
     groups["sink.delivery"] = {"type": delivery_type, "stream.name": f"{name}-out"}
     properties_path = tmp_path / "application_properties.json"
-    config = prepare(local_aws, groups, properties_path)
-    put(local_aws, config.source.stream_name, PHASE_ONE)
+    config = prepare(aws, groups, properties_path)
+    put(aws, config.source.stream_name, PHASE_ONE)
 
     args = ("--checkpoint-interval-ms", "1000")
-    with running_job(local_aws, properties_path, tmp_path / "job.log", free_port(), args):
+    with running_job(aws, properties_path, tmp_path / "job.log", free_port(), args):
         # The late record must come after its window has been emitted, so the watermark has
         # passed it for certain.
-        wait_until(lambda: len(delivered(local_aws, config)) >= 3, 120, "the first windows in the delivery stream")
-        put(local_aws, config.source.stream_name, PHASE_TWO)
+        wait_until(lambda: len(delivered(aws, config)) >= 3, 120, "the first windows in the delivery stream")
+        put(aws, config.source.stream_name, PHASE_TWO)
         wait_until(
             lambda: (
-                len(windows_in_s3(local_aws, config)) >= len(EXPECTED_WINDOWS)
-                and len(dead_letters(local_aws, config)) >= len(EXPECTED_DEAD_LETTERS)
-                and len(delivered(local_aws, config)) >= len(EXPECTED_WINDOWS)
+                len(windows_in_s3(aws, config)) >= len(EXPECTED_WINDOWS)
+                and len(dead_letters(aws, config)) >= len(EXPECTED_DEAD_LETTERS)
+                and len(delivered(aws, config)) >= len(EXPECTED_WINDOWS)
             ),
             120,
             "all windows and dead letters",
         )
 
-    assert windows_in_s3(local_aws, config) == EXPECTED_WINDOWS
-    assert delivered(local_aws, config) == EXPECTED_WINDOWS
-    assert sorted((d["payload"], d["stage"], d["reason"]) for d in dead_letters(local_aws, config)) == sorted(
+    assert windows_in_s3(aws, config) == EXPECTED_WINDOWS
+    assert delivered(aws, config) == EXPECTED_WINDOWS
+    assert sorted((d["payload"], d["stage"], d["reason"]) for d in dead_letters(aws, config)) == sorted(
         EXPECTED_DEAD_LETTERS
     )
