@@ -1,4 +1,4 @@
-"""Run the job as a local process (a mini cluster with the dashboard) and stop it cleanly."""
+"""Run the job as a local process (a mini cluster with the dashboard) and stop it cleanly, or with a savepoint."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from deploy.local.stack import LocalAws, wait_until
 
@@ -19,6 +21,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 class JobFailedError(RuntimeError):
     """The job process ended while it was expected to run."""
+
+
+class SavepointError(RuntimeError):
+    """Stopping the job with a savepoint failed; the message holds the cluster's reason."""
 
 
 @contextmanager
@@ -67,8 +73,7 @@ def job_state(job: subprocess.Popen[bytes], rest_port: int, log_path: Path) -> s
     """The state of the job on the local cluster's REST API; raises if the process has ended."""
     if job.poll() is not None:
         raise JobFailedError(f"the job exited with code {job.returncode}; see {log_path}")
-    with urllib.request.urlopen(f"http://localhost:{rest_port}/jobs/overview", timeout=2) as response:
-        jobs = json.load(response)["jobs"]
+    jobs = rest_json(rest_port, "/jobs/overview")["jobs"]
     return str(jobs[0]["state"]) if jobs else None
 
 
@@ -81,3 +86,56 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def rest_json(rest_port: int, path: str, body: dict[str, Any] | None = None) -> Any:
+    """GET ``path`` of the local cluster's REST API, or POST ``body`` to it; the JSON answer."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(
+        f"http://localhost:{rest_port}{path}", data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def job_id(rest_port: int) -> str:
+    """The id of the local cluster's job (a local run has exactly one)."""
+    (job,) = rest_json(rest_port, "/jobs/overview")["jobs"]
+    return str(job["jid"])
+
+
+def stop_with_savepoint(job: subprocess.Popen[bytes], rest_port: int, target_dir: Path, timeout_s: float = 120) -> Path:
+    """Stop the job with a savepoint in ``target_dir`` (no drain: open windows stay in the state).
+
+    Waits until the savepoint is complete and the job process has ended; returns the savepoint's
+    directory, for ``job/main.py --from-savepoint``.
+    """
+    jid = job_id(rest_port)
+    request = {"targetDirectory": target_dir.resolve().as_uri(), "drain": False}
+    trigger = rest_json(rest_port, f"/jobs/{jid}/stop", request)["request-id"]
+    operation: dict[str, Any] = {}
+
+    def savepoint_done() -> bool:
+        if job.poll() is not None:
+            return True  # the cluster is gone with its REST API; the savepoint is on disk
+        answer = rest_json(rest_port, f"/jobs/{jid}/savepoints/{trigger}")
+        if answer["status"]["id"] != "COMPLETED":
+            return False
+        operation.update(answer["operation"])
+        return True
+
+    wait_until(savepoint_done, timeout_s, "the savepoint to complete")
+    if "failure-cause" in operation:
+        cause = operation["failure-cause"]
+        raise SavepointError(f"stop with savepoint failed: {cause.get('stack-trace', cause)}")
+    try:
+        code = job.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise SavepointError(f"the job process did not end within {timeout_s:.0f} s of its savepoint") from None
+    if code != 0:
+        raise SavepointError(f"the job process exited with code {code} after stop with savepoint")
+    if "location" in operation:
+        return Path(urllib.parse.urlparse(operation["location"]).path)
+    # The process ended before the trigger's answer was read: the savepoint is the one in the directory.
+    (metadata,) = target_dir.glob("savepoint-*/_metadata")
+    return metadata.parent

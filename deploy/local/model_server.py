@@ -509,6 +509,8 @@ class ModelServer:
         self._port = port
         self._rng = random.Random(seed)
         self._stats = ServerStats()
+        # Spiked requests, which the status counts cannot show (a spiked request may still succeed).
+        self._spikes = 0
         credentials = credentials if credentials is not None else local_credentials()
         self._sagemaker_verifier = SigV4Verifier("sagemaker", credentials)
         self._gateway_verifier = SigV4Verifier("execute-api", credentials)
@@ -547,6 +549,11 @@ class ModelServer:
 
     def reset_stats(self) -> None:
         self._stats = ServerStats()
+        self._spikes = 0
+
+    def spikes(self) -> int:
+        """How many requests got a latency spike since the start or the last reset."""
+        return self._spikes
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._answer_and_count], client_max_size=MAX_BODY_BYTES)
@@ -647,6 +654,7 @@ class ModelServer:
             delay += self._rng.uniform(0.0, faults.latency_jitter_ms)
         if self._happens(faults.spike_rate):
             delay += faults.spike_ms
+            self._spikes += 1
         return delay
 
     def _fail(self, faults: Faults) -> None:
@@ -717,6 +725,9 @@ class ModelServerHandle:
 
     def reset_stats(self) -> None:
         self._on_loop(self.server.reset_stats)
+
+    def spikes(self) -> int:
+        return self._on_loop(self.server.spikes)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=LOOP_CALL_TIMEOUT_S)
