@@ -4,6 +4,7 @@ PYTHON_FOR_VENV ?= $(shell deploy/find-python)
 VENV := .venv
 PY := $(VENV)/bin/python
 JAR := build/lib/stream-scoring-connectors.jar
+KINESIS_MOCK := build/kinesis-mock/node_modules/kinesis-local/main.js
 JAVA_SOURCES := $(shell find connectors/java/src/main -name '*.java' 2>/dev/null)
 # PyFlink starts its Python workers with the `python` found on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -19,6 +20,7 @@ help:
 	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record]"
 	@echo "make test                                    set up and run the test suite"
 	@echo "make reliability                             failover, fault and bad-input cases; one summary line"
+	@echo "make bench                                   measure the stage and the job; write bench/results.json, BENCHMARKS.md"
 	@echo "make package                                 build dist/stream-scoring-<version>.zip for Managed Flink"
 	@echo "make lint                                    ruff and mypy"
 
@@ -29,12 +31,20 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-setup: $(VENV)/.installed $(JAR)
+setup: $(VENV)/.installed $(JAR) $(KINESIS_MOCK)
 
 jar: $(JAR)
 
 $(JAR): deploy/pom.xml $(JAVA_SOURCES)
 	mvn --batch-mode --quiet -f deploy/pom.xml package
+	test -f $@ && touch $@
+
+# kinesis-mock, the integration tests' second Kinesis emulator, exactly as the lock file pins it.
+$(KINESIS_MOCK): deploy/local/kinesis-mock/package.json deploy/local/kinesis-mock/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node.js) is required for kinesis-mock" >&2; exit 1; }
+	mkdir -p build/kinesis-mock
+	cp deploy/local/kinesis-mock/package.json deploy/local/kinesis-mock/package-lock.json build/kinesis-mock/
+	cd build/kinesis-mock && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	test -f $@ && touch $@
 
 package: setup
@@ -50,6 +60,10 @@ test: setup
 reliability: setup
 	@status=0; $(PY) -m pytest tests/reliability --reliability-full || status=$$?; \
 	$(PY) -m tests.reliability.summary $$status
+
+# Throughput, latency and memory on this machine: bench/results.json and BENCHMARKS.md. Not part of make test.
+bench: setup
+	$(PY) -m bench
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
