@@ -105,7 +105,7 @@ def run_end_to_end_suite(quick: bool) -> dict[str, Any]:
             "window_sustained", "window", "generator", sustained_rate, parallelism=best_parallelism
         )
         results["record_ceiling"] = run("record_ceiling", "record", "generator", 0)
-        results["window_kinesis"] = run("window_kinesis", "window", "kinesis", 5000)
+        results["window_kinesis"] = run("window_kinesis", "window", "kinesis", 2000)
     return results
 
 

@@ -57,7 +57,7 @@ class RecordProducer(threading.Thread):
                 due = int((time.monotonic() - start) * self._rate) - made
                 if self.limit is not None:
                     due = min(due, self.limit - made)
-                while due > 0:
+                while due > 0 and not self._stop_requested.is_set():
                     count = min(due, _MAX_BATCH)
                     self._put([self._make_record(index) for index in range(made, made + count)])
                     made += count
