@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.measure import cpu_by_kind, own_cpu_s
+from bench.measure import cpu_by_kind, own_cpu_s, running_job_id
 from deploy.local.job_process import stop_process_group
 from deploy.local.model_server import ModelServerHandle
 from deploy.local.stack import LOCAL_CREDENTIALS, free_port, wait_until
@@ -49,7 +49,7 @@ def measure_stage(
 ) -> dict[str, Any]:
     """Run the stage job, let it warm up, and count the instances the endpoint scores."""
     model.set_faults(latency_ms=run.latency_ms)
-    model.reset_stats()
+    rest_port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -61,7 +61,7 @@ def measure_stage(
         "--capacity",
         str(run.capacity),
         "--rest-port",
-        str(free_port()),
+        str(rest_port),
         *(["--sync"] if run.sync else []),
     ]
     name = f"stage-{'sync' if run.sync else 'async'}-{run.latency_ms:g}ms-b{run.batch_size}"
@@ -75,6 +75,10 @@ def measure_stage(
             start_new_session=True,
         )
         try:
+            # Count only this job's requests: start from zero once it runs (the previous run's
+            # last requests may still have been answered after it was stopped).
+            wait_until(lambda: _alive(job) and running_job_id(rest_port), 180, f"{name} to run")
+            model.reset_stats()
             wait_until(lambda: _alive(job) and model.stats().instances > 0, 180, f"{name} to score")
             time.sleep(warmup_s)
             instances_0, cpu_0, own_0, t_0 = (
