@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import MemorySampler, cpu_by_kind, percentile, running_job_id, vertex_metrics
-from bench.stage import PROCESS_WORKERS
 from deploy.local.demo import DEFAULT_PROPERTIES, inference_properties, write_property_groups
 from deploy.local.generator import TripProducer
-from deploy.local.job_process import running_job
+from deploy.local.job_process import PROCESS_WORKERS, running_job
 from deploy.local.model_server import ModelServerHandle
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, free_port
 from job.config import AppConfig, build_config, load_property_groups

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -11,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import cpu_by_kind, own_cpu_s, running_job_id
-from deploy.local.job_process import stop_process_group
+from deploy.local.job_process import PROCESS_WORKERS, stop_process_group
 from deploy.local.model_server import ModelServerHandle
-from deploy.local.stack import LOCAL_CREDENTIALS, free_port, wait_until
+from deploy.local.stack import LOCAL_CREDENTIALS, flink_free_environment, free_port, wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,16 +31,9 @@ class StageRun:
         return in_flight / (self.latency_ms / 1000.0)
 
 
-# As on a cluster: Python workers in their own processes (a local run otherwise hosts them in
-# the client process), so their CPU and memory are measured apart from the JVM's.
-PROCESS_WORKERS = {"_python_worker_execution_mode": "process"}
-
-
 def job_environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_"))}
-    env.update(LOCAL_CREDENTIALS)
-    env.update(PROCESS_WORKERS)
-    return env
+    """Python workers as processes, as on a cluster, so their CPU and memory are measured apart."""
+    return {**flink_free_environment(), **LOCAL_CREDENTIALS, **PROCESS_WORKERS}
 
 
 def measure_stage(

@@ -17,6 +17,9 @@ from typing import Any
 from deploy.local.stack import LocalAws, wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Local runs start PyFlink's Python workers inside the job's own process (loopback); with this in
+# the job's environment each is a process of its own, as on a cluster and on Managed Flink.
+PROCESS_WORKERS = {"_python_worker_execution_mode": "process"}
 
 
 class JobFailedError(RuntimeError):

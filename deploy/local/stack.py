@@ -69,14 +69,21 @@ class LocalAws:
 
     def job_environment(self) -> dict[str, str]:
         """Environment for a job process that talks to this stack."""
-        # A process that ran Flink itself (the test runner) carries PyFlink's own variables,
-        # which would make the job think it is a Python worker.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_"))}
+        env = flink_free_environment()
         env.update(LOCAL_CREDENTIALS)
         env.update(self.endpoint_environment())
         env["AWS_REGION"] = self.region
         env["AWS_DEFAULT_REGION"] = self.region
         return env
+
+
+def flink_free_environment() -> dict[str, str]:
+    """This process's environment without PyFlink's own variables.
+
+    A process that ran Flink itself (the test runner) carries them, and they would make a job
+    started from it think it is a Python worker.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_"))}
 
 
 def free_port() -> int:

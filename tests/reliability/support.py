@@ -28,7 +28,7 @@ import pytest
 
 from deploy.local.demo import inference_properties
 from deploy.local.generator import RecordProducer
-from deploy.local.job_process import job_id, rest_json, running_job
+from deploy.local.job_process import PROCESS_WORKERS, job_id, rest_json, running_job
 from deploy.local.model_server import Faults, LinearFareModel, ModelServerHandle, running_model_server
 from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, delivery_prefix, read_stream, wait_until
 from deploy.local.taxi import COLUMNS, random_trip
@@ -41,9 +41,6 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 STEP_MS = 10
 WINDOW_S = 1
 DEAD_LETTER_STAGES = frozenset({"parse", "validate", "window", "inference"})
-# Local runs start PyFlink's Python workers inside the job's own process (loopback); on a cluster,
-# as on Managed Flink, each is a process of its own, which a case can kill.
-PROCESS_WORKERS = {"_python_worker_execution_mode": "process"}
 _WORKER_MODULE = b"pyflink.fn_execution.beam.beam_boot"
 PROPERTIES_FILE = "application_properties.json"
 
