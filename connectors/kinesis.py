@@ -80,7 +80,7 @@ class DeliveryStreamSink(Sink):
     @staticmethod
     def firehose(delivery_stream_name: str, client_properties: dict[str, str]) -> DeliveryStreamSink:
         j_sink = (
-            _java("kinesis.FirehoseSink")
+            _java("firehose.FirehoseSink")
             .builder()
             .setDeliveryStreamName(delivery_stream_name)
             .setFirehoseClientProperties(_java_properties(client_properties))

@@ -1,5 +1,8 @@
 package dev.streamscoring.connectors.kinesis;
 
+import dev.streamscoring.connectors.aws.AwsConnectorException;
+import dev.streamscoring.connectors.aws.AwsErrors;
+
 import org.apache.flink.api.connector.source.SplitEnumerator;
 import org.apache.flink.api.connector.source.SplitEnumeratorContext;
 import org.apache.flink.api.connector.source.SplitsAssignment;

@@ -1,5 +1,8 @@
 package dev.streamscoring.connectors.kinesis;
 
+import dev.streamscoring.connectors.aws.AwsClientFactory;
+import dev.streamscoring.connectors.aws.SinkSettings;
+
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.api.connector.sink2.WriterInitContext;

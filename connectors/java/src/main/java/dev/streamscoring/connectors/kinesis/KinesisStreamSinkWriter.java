@@ -1,5 +1,9 @@
 package dev.streamscoring.connectors.kinesis;
 
+import dev.streamscoring.connectors.aws.AwsClientFactory;
+import dev.streamscoring.connectors.aws.AwsErrors;
+import dev.streamscoring.connectors.aws.RetryBackoff;
+
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.base.sink.writer.AsyncSinkWriter;
 import org.apache.flink.connector.base.sink.writer.BufferedRequestState;

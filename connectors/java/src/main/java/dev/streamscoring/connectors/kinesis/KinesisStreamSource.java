@@ -1,5 +1,7 @@
 package dev.streamscoring.connectors.kinesis;
 
+import dev.streamscoring.connectors.aws.AwsClientFactory;
+
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.connector.source.Boundedness;

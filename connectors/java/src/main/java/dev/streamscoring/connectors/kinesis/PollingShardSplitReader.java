@@ -1,5 +1,7 @@
 package dev.streamscoring.connectors.kinesis;
 
+import dev.streamscoring.connectors.aws.AwsErrors;
+
 import org.apache.flink.connector.base.source.reader.RecordsBySplits;
 import org.apache.flink.connector.base.source.reader.RecordsWithSplitIds;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitReader;

@@ -5,7 +5,6 @@ import org.apache.flink.connector.base.sink.writer.RequestEntryWrapper;
 
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.core.SdkBytes;
-import software.amazon.awssdk.services.firehose.model.Record;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsRequestEntry;
 
 import java.nio.charset.StandardCharsets;
@@ -14,7 +13,6 @@ import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -96,19 +94,6 @@ class SerializersTest {
                 serializer.deserialize(serializer.getVersion(), serializer.serialize(state));
         assertEquals(entry, restored.getBufferedRequestEntries().get(0).getRequestEntry());
         assertEquals(11L, restored.getBufferedRequestEntries().get(0).getSize());
-    }
-
-    @Test
-    void firehoseSinkStateRoundTrip() throws Exception {
-        Record record = Record.builder().data(SdkBytes.fromUtf8String("line\n")).build();
-        FirehoseSinkStateSerializer serializer = new FirehoseSinkStateSerializer();
-        BufferedRequestState<Record> state =
-                new BufferedRequestState<>(Arrays.asList(new RequestEntryWrapper<>(record, 5L)));
-        BufferedRequestState<Record> restored =
-                serializer.deserialize(serializer.getVersion(), serializer.serialize(state));
-        assertArrayEquals(
-                "line\n".getBytes(StandardCharsets.UTF_8),
-                restored.getBufferedRequestEntries().get(0).getRequestEntry().data().asByteArray());
     }
 
     @Test

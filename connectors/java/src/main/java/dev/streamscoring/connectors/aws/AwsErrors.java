@@ -1,4 +1,4 @@
-package dev.streamscoring.connectors.kinesis;
+package dev.streamscoring.connectors.aws;
 
 import org.apache.flink.connector.base.sink.writer.ResultHandler;
 
@@ -20,7 +20,7 @@ import java.util.concurrent.ExecutionException;
  * Tells transient AWS errors (throttling, server errors, network trouble), which are retried, from
  * fatal ones (missing resources, denied access, invalid requests), which fail the job.
  */
-final class AwsErrors {
+public final class AwsErrors {
 
     private static final Logger LOG = LoggerFactory.getLogger(AwsErrors.class);
 
@@ -41,7 +41,7 @@ final class AwsErrors {
     private AwsErrors() {}
 
     /** True if the failed call may succeed when repeated. */
-    static boolean isRetryable(Throwable error) {
+    public static boolean isRetryable(Throwable error) {
         Throwable cause = unwrap(error);
         for (Throwable t = cause; t != null; t = t.getCause()) {
             if (t instanceof SdkServiceException) {
@@ -64,7 +64,7 @@ final class AwsErrors {
     }
 
     /** True if the call was rejected by a throughput limit (and is worth repeating later). */
-    static boolean isThrottling(Throwable error) {
+    public static boolean isThrottling(Throwable error) {
         for (Throwable t = unwrap(error); t != null; t = t.getCause()) {
             if (t instanceof SdkServiceException) {
                 SdkServiceException service = (SdkServiceException) t;
@@ -79,7 +79,7 @@ final class AwsErrors {
     }
 
     /** The AWS error code, or the exception class name when there is none. */
-    static String errorCode(Throwable error) {
+    public static String errorCode(Throwable error) {
         Throwable cause = unwrap(error);
         if (cause instanceof AwsServiceException
                 && ((AwsServiceException) cause).awsErrorDetails() != null
@@ -94,7 +94,7 @@ final class AwsErrors {
      * a transient error, otherwise fails the writer (and so the job) with a message naming the
      * target.
      */
-    static <E> void handleFailedRequest(
+    public static <E> void handleFailedRequest(
             String target,
             Throwable error,
             List<E> entries,

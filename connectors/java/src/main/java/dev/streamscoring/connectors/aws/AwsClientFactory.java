@@ -1,4 +1,4 @@
-package dev.streamscoring.connectors.kinesis;
+package dev.streamscoring.connectors.aws;
 
 import software.amazon.awssdk.awscore.client.builder.AwsClientBuilder;
 import software.amazon.awssdk.core.client.config.ClientOverrideConfiguration;
@@ -25,10 +25,10 @@ import java.util.Properties;
  * system property {@code aws.cborEnabled=false} or the environment variable {@code
  * CBOR_ENABLED=false}.
  */
-final class AwsClientFactory {
+public final class AwsClientFactory {
 
-    static final String AWS_REGION = "aws.region";
-    static final String AWS_ENDPOINT = "aws.endpoint";
+    public static final String AWS_REGION = "aws.region";
+    public static final String AWS_ENDPOINT = "aws.endpoint";
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration SOCKET_TIMEOUT = Duration.ofSeconds(60);
@@ -38,7 +38,7 @@ final class AwsClientFactory {
     private AwsClientFactory() {}
 
     /** A synchronous Kinesis client for the source (enumerator and polling readers). */
-    static KinesisClient createKinesisClient(String region, String endpoint) {
+    public static KinesisClient createKinesisClient(String region, String endpoint) {
         return configure(KinesisClient.builder(), region, endpoint)
                 .httpClientBuilder(
                         UrlConnectionHttpClient.builder()
@@ -47,15 +47,15 @@ final class AwsClientFactory {
                 .build();
     }
 
-    /** An asynchronous Kinesis client for {@link KinesisStreamSink}. */
-    static KinesisAsyncClient createKinesisAsyncClient(Properties properties) {
+    /** An asynchronous Kinesis client for the Kinesis stream sink. */
+    public static KinesisAsyncClient createKinesisAsyncClient(Properties properties) {
         return configure(KinesisAsyncClient.builder(), properties)
                 .httpClientBuilder(asyncHttpClient())
                 .build();
     }
 
-    /** An asynchronous Firehose client for {@link FirehoseSink}. */
-    static FirehoseAsyncClient createFirehoseAsyncClient(Properties properties) {
+    /** An asynchronous Firehose client for the Firehose sink. */
+    public static FirehoseAsyncClient createFirehoseAsyncClient(Properties properties) {
         return configure(FirehoseAsyncClient.builder(), properties)
                 .httpClientBuilder(asyncHttpClient())
                 .build();
@@ -65,7 +65,7 @@ final class AwsClientFactory {
      * Returns a copy of sink client properties, failing with a message naming {@code what} when
      * they lack a region.
      */
-    static Properties checkedCopy(Properties properties, String what) {
+    public static Properties checkedCopy(Properties properties, String what) {
         String region = properties == null ? null : properties.getProperty(AWS_REGION);
         if (region == null || region.trim().isEmpty()) {
             throw new IllegalArgumentException(

@@ -1,4 +1,4 @@
-package dev.streamscoring.connectors.kinesis;
+package dev.streamscoring.connectors.aws;
 
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * requests keep failing, so that an unreachable or throttling service is not hammered; a fully
  * successful request resets the delay.
  */
-final class RetryBackoff implements AutoCloseable {
+public final class RetryBackoff implements AutoCloseable {
 
     private static final long BASE_DELAY_MS = 100L;
     private static final long MAX_DELAY_MS = 5_000L;
@@ -18,7 +18,7 @@ final class RetryBackoff implements AutoCloseable {
     private final AtomicInteger consecutiveFailures = new AtomicInteger();
     private final ScheduledExecutorService scheduler;
 
-    RetryBackoff(String threadName) {
+    public RetryBackoff(String threadName) {
         this.scheduler =
                 Executors.newSingleThreadScheduledExecutor(
                         runnable -> {
@@ -28,12 +28,12 @@ final class RetryBackoff implements AutoCloseable {
                         });
     }
 
-    void onSuccess() {
+    public void onSuccess() {
         consecutiveFailures.set(0);
     }
 
     /** Runs {@code retry} after the current backoff delay, which then grows. */
-    void retryLater(Runnable retry) {
+    public void retryLater(Runnable retry) {
         int failures = consecutiveFailures.incrementAndGet();
         long delayMs = Math.min(MAX_DELAY_MS, BASE_DELAY_MS << Math.min(failures - 1, 16));
         scheduler.schedule(retry, delayMs, TimeUnit.MILLISECONDS);

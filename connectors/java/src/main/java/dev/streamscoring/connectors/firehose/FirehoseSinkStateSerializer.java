@@ -1,4 +1,4 @@
-package dev.streamscoring.connectors.kinesis;
+package dev.streamscoring.connectors.firehose;
 
 import org.apache.flink.connector.base.sink.writer.AsyncSinkWriterStateSerializer;
 

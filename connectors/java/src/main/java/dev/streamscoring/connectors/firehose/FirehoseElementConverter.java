@@ -1,4 +1,4 @@
-package dev.streamscoring.connectors.kinesis;
+package dev.streamscoring.connectors.firehose;
 
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.connector.sink2.SinkWriter;

@@ -1,4 +1,7 @@
-package dev.streamscoring.connectors.kinesis;
+package dev.streamscoring.connectors.firehose;
+
+import dev.streamscoring.connectors.aws.AwsClientFactory;
+import dev.streamscoring.connectors.aws.SinkSettings;
 
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;

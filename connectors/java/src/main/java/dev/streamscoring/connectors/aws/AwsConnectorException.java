@@ -1,4 +1,4 @@
-package dev.streamscoring.connectors.kinesis;
+package dev.streamscoring.connectors.aws;
 
 /** A non-retryable failure talking to Kinesis Data Streams or Firehose. */
 public class AwsConnectorException extends RuntimeException {
