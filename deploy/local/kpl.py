@@ -129,7 +129,6 @@ def _bytes_field(field_number: int, value: bytes) -> bytes:
 @dataclass(frozen=True)
 class _Field:
     number: int
-    wire_type: int
     # The integer of a varint field, else None.
     number_value: int | None
     # The payload of a length-delimited field, else None.
@@ -162,13 +161,13 @@ def _fields(buffer: bytes, message: str) -> Iterator[_Field]:
             raise ValueError(f"{message}: field number 0 at byte {position}")
         if wire_type == _VARINT:
             value, position = _read_varint(buffer, position, message)
-            yield _Field(number, wire_type, value, None)
+            yield _Field(number, value, None)
         elif wire_type == _LENGTH_DELIMITED:
             length, position = _read_varint(buffer, position, message)
             end = position + length
             if end > len(buffer):
                 raise ValueError(f"{message}: field {number} runs past the end ({end} > {len(buffer)} bytes)")
-            yield _Field(number, wire_type, None, buffer[position:end])
+            yield _Field(number, None, buffer[position:end])
             position = end
         elif wire_type in (_FIXED64, _FIXED32):
             position += 8 if wire_type == _FIXED64 else 4

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from deploy.local.fault_proxy import FaultProxy, OperationFaults, OperationStats, fault_proxy, main, parse_faults
+from deploy.local.kinesis_mock import KinesisMock
 from deploy.local.stack import (
     DELIVERY_ROLE_ARN,
     LOCAL_ACCOUNT,
@@ -506,3 +507,44 @@ def test_the_command_line_refuses_invalid_faults(capsys: pytest.CaptureFixture[s
         main(["--upstream", "http://127.0.0.1:1", "--faults", '{"ListShards": {"expire": 1}}'])
     assert caught.value.code == 2
     assert capsys.readouterr().err.endswith("error: ListShards: expire applies to GetRecords only\n")
+
+
+# -- kinesis-mock ----------------------------------------------------------------------------------------------------
+
+
+def test_kinesis_mock_behind_the_proxy_gets_only_the_records_not_failed(kinesis_mock: KinesisMock) -> None:
+    proxy_faults = {"PutRecords": {"partial": 1.0}, "GetRecords": {"expire": 0.5}}
+    with fault_proxy(kinesis_mock.endpoint, proxy_faults, seed=3) as proxy:
+        kinesis = client(proxy.url, "kinesis")
+        kinesis.create_stream(StreamName="behind-proxy", ShardCount=1)
+        wait_until(
+            lambda: (
+                kinesis.describe_stream_summary(StreamName="behind-proxy")["StreamDescriptionSummary"]["StreamStatus"]
+                == "ACTIVE"
+            ),
+            30,
+            "the kinesis-mock stream to become ACTIVE",
+        )
+        entries = [{"Data": f"trip {i}\n".encode(), "PartitionKey": f"key-{i}"} for i in range(10)]
+        answer = kinesis.put_records(StreamName="behind-proxy", Records=entries)
+        failed = [i for i, result in enumerate(answer["Records"]) if "ErrorCode" in result]
+        assert 1 <= answer["FailedRecordCount"] == len(failed)
+
+        direct = client(kinesis_mock.endpoint, "kinesis")
+        shard = direct.list_shards(StreamName="behind-proxy")["Shards"][0]["ShardId"]
+        iterator = direct.get_shard_iterator(
+            StreamName="behind-proxy", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        written = direct.get_records(ShardIterator=iterator)["Records"]
+        assert [r["Data"] for r in written] == [e["Data"] for i, e in enumerate(entries) if i not in failed]
+
+        # Half the reads through the proxy expire; the others read what kinesis-mock holds.
+        outcomes: list[int | str] = []
+        for _ in range(6):
+            try:
+                outcomes.append(len(kinesis.get_records(ShardIterator=iterator)["Records"]))
+            except ClientError as error:
+                outcomes.append(error.response["Error"]["Code"])
+        assert set(outcomes) == {"ExpiredIteratorException", 10 - len(failed)}
+        counts = proxy.stats()["GetRecords"]
+        assert (counts.expire, counts.forwarded) == (outcomes.count("ExpiredIteratorException"), 6 - counts.expire)
