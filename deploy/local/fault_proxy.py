@@ -70,7 +70,6 @@ T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_HEADER = "X-Amz-Target"
-KINESIS_PREFIX = "Kinesis_"
 FIREHOSE_PREFIX = "Firehose_"
 # PutRecords takes up to 5 MB of data, which base64 makes 6.7 MB; aiohttp's default limit is 1 MB.
 MAX_BODY_BYTES = 16 * 1024 * 1024
