@@ -22,10 +22,10 @@ from pyflink.common import Configuration, Row, Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 from pyflink.datastream.functions import MapFunction, RuntimeContext
-from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment
 
-from job.config import InferenceConfig, build_config
+from config import InferenceConfig, build_config
+from connectors.jvm import jvm
 from udfs.inference.codecs import Codec
 from udfs.inference.flink import RecordScoringFunction, record_output_columns, row_type, score
 from udfs.inference.requests import EndpointRequests, default_credentials
@@ -65,15 +65,11 @@ class BlockingScoring(MapFunction):
         self._connection: http.client.HTTPConnection | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self._requests = EndpointRequests(self._config, "us-east-1", None, default_credentials())
-        self._codec = Codec(
-            self._config.content_type,
-            self._config.json_instances_key,
-            self._config.json_response_field,
-            self._config.json_score_field,
-        )
-        parts = urlsplit(self._config.url or "")
-        self._connection = http.client.HTTPConnection(parts.netloc, timeout=self._config.timeout_ms / 1000)
+        config = self._config
+        self._requests = EndpointRequests(config.endpoint, config.codec.content_type, default_credentials())
+        self._codec = Codec.of(config.codec)
+        parts = urlsplit(config.endpoint.url)
+        self._connection = http.client.HTTPConnection(parts.netloc, timeout=config.retry.timeout_ms / 1000)
         self._path = parts.path or "/"
 
     def map(self, value: Row) -> float:
@@ -89,7 +85,7 @@ class BlockingScoring(MapFunction):
 
 
 def _discard(stream: DataStream) -> None:
-    j_sink = get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
+    j_sink = jvm().org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
     stream.sink_to(Sink(j_sink)).name("discard")
 
 
@@ -132,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.sync:
         scored = trips.map(BlockingScoring(config), Types.DOUBLE()).name("blocking scoring")
     else:
-        function = RecordScoringFunction(config, "us-east-1", None, ("id",), ())
+        function = RecordScoringFunction(config, ("id",), ())
         scored = score(trips, function, config, row_type(record_output_columns(config, ("id",), ())))
     _discard(scored)
     env.execute("stage-benchmark-sync" if args.sync else "stage-benchmark")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from pyflink.common import WatermarkStrategy
 from pyflink.datastream.connectors import Source
-from pyflink.java_gateway import get_gateway
+
+from connectors.jvm import project_class
 
 __all__ = ["TripGenerator", "trip_generator_source"]
 
@@ -40,7 +41,7 @@ class TripGeneratorSource(Source):
 
 def trip_generator_source(generator: TripGenerator) -> tuple[TripGeneratorSource, WatermarkStrategy]:
     """The source and the strategy that stamps each record with its emission time."""
-    j_class = get_gateway().jvm.dev.streamscoring.connectors.generator.TripGeneratorSource
+    j_class = project_class("generator.TripGeneratorSource")
     j_source = j_class.create(
         float(generator.records_per_second), generator.count, generator.seed, generator.malformed_every
     )

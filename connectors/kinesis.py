@@ -1,18 +1,22 @@
-"""Python wrappers over the Java Kinesis Data Streams source and the delivery stream sinks.
+"""Python wrappers over the project's Java Kinesis Data Streams source and delivery stream sinks.
 
-Each wrapper holds the Java object and offers a fluent builder whose setters return
-``self``, in the manner of PyFlink's own connector modules.  The Java classes ship in the
-project's single shaded jar; option names follow Flink's AWS connectors (``aws.region``,
+Each wrapper holds the Java object and offers a fluent builder whose setters return ``self``,
+in the manner of PyFlink's own connector modules.  The Java classes ship in the project's
+single shaded jar; option names follow Flink's AWS connectors (``aws.region``,
 ``aws.endpoint``, ``source.init.position``, ...).
+
+Delivery guarantees: the source is exactly once into Flink's state (each shard's position is
+checkpointed with the records emitted before it); the delivery sinks are at least once (a
+request in flight at a failure is sent again after the restore), so consumers drop
+duplicates by ``window_id``.
 """
 
 from __future__ import annotations
 
-from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream.connectors import Sink, Source
-from pyflink.java_gateway import get_gateway
 
-from job.config import DeliveryConfig, Endpoints, KinesisSourceConfig
+from config import DeliveryConfig, Endpoints, KinesisSourceConfig
+from connectors.jvm import java_configuration, java_properties, project_class, string_deserialization_schema
 
 __all__ = [
     "DeliveryStreamSink",
@@ -22,20 +26,12 @@ __all__ = [
     "kinesis_source",
 ]
 
-_JAVA_PACKAGE = "dev.streamscoring.connectors"
-
-
-def _java(name: str):  # type: ignore[no-untyped-def]
-    package = get_gateway().jvm
-    for part in f"{_JAVA_PACKAGE}.{name}".split("."):
-        package = getattr(package, part)
-    return package
-
 
 class KinesisStreamSource(Source):
-    """Reads a Kinesis data stream, addressed by ARN, as a stream of UTF-8 strings.
+    """Reads a Kinesis data stream, addressed by ARN, as a stream of UTF-8 strings, by polling.
 
-    Each element's timestamp is the record's approximate arrival time.
+    Each element's timestamp is the record's approximate arrival time.  Exactly once into
+    Flink's state: a restored job resumes each shard right after the last record it emitted.
     """
 
     @staticmethod
@@ -44,47 +40,70 @@ class KinesisStreamSource(Source):
 
 
 class KinesisStreamSourceBuilder:
+    """Builds a :class:`KinesisStreamSource`; the stream ARN and the region are required."""
+
     def __init__(self) -> None:
         self._stream_arn: str | None = None
         self._options: dict[str, str] = {}
 
     def set_stream_arn(self, stream_arn: str) -> KinesisStreamSourceBuilder:
+        """The stream to read, ``arn:aws:kinesis:<region>:<account>:stream/<name>``."""
         self._stream_arn = stream_arn
         return self
 
-    def set_option(self, key: str, value: str) -> KinesisStreamSourceBuilder:
+    def set_region(self, region: str) -> KinesisStreamSourceBuilder:
+        """``aws.region``: the region of the stream and of the Kinesis client."""
+        return self._set("aws.region", region)
+
+    def set_endpoint(self, endpoint: str | None) -> KinesisStreamSourceBuilder:
+        """``aws.endpoint``: an endpoint URL in place of the region's (an emulator); None keeps AWS's."""
+        return self._set("aws.endpoint", endpoint) if endpoint else self
+
+    def set_initial_position(self, position: str) -> KinesisStreamSourceBuilder:
+        """``source.init.position``: ``LATEST``, ``TRIM_HORIZON`` or ``AT_TIMESTAMP``, for shards of a first start."""
+        return self._set("source.init.position", position)
+
+    def set_initial_timestamp(self, timestamp: str | None) -> KinesisStreamSourceBuilder:
+        """``source.init.timestamp``: where ``AT_TIMESTAMP`` starts, ISO-8601 or epoch seconds."""
+        return self._set("source.init.timestamp", timestamp) if timestamp is not None else self
+
+    def set_reader_type(self, reader_type: str) -> KinesisStreamSourceBuilder:
+        """``source.reader.type``: ``POLLING`` (the only one this source has)."""
+        return self._set("source.reader.type", reader_type)
+
+    def _set(self, key: str, value: str) -> KinesisStreamSourceBuilder:
         self._options[key] = value
         return self
 
     def build(self) -> KinesisStreamSource:
         if self._stream_arn is None:
             raise ValueError("a stream ARN is required")
-        gateway = get_gateway()
-        j_config = gateway.jvm.org.apache.flink.configuration.Configuration()
-        for key, value in self._options.items():
-            j_config.setString(key, value)
         j_source = (
-            _java("kinesis.KinesisStreamSource")
+            project_class("kinesis.KinesisStreamSource")
             .builder()
             .setStreamArn(self._stream_arn)
-            .setSourceConfig(j_config)
-            .setDeserializationSchema(SimpleStringSchema()._j_deserialization_schema)
+            .setSourceConfig(java_configuration(self._options))
+            .setDeserializationSchema(string_deserialization_schema())
             .build()
         )
         return KinesisStreamSource(j_source)
 
 
 class DeliveryStreamSink(Sink):
-    """Writes strings as newline-terminated UTF-8 records to Firehose or a Kinesis stream."""
+    """Writes strings as newline-terminated UTF-8 records to Firehose or a Kinesis stream.
+
+    At least once: records in flight at a failure are sent again after the restore, and
+    records a partially failed request refused are retried.
+    """
 
     @staticmethod
     def firehose(delivery_stream_name: str, client_properties: dict[str, str]) -> DeliveryStreamSink:
         j_sink = (
-            _java("firehose.FirehoseSink")
+            project_class("firehose.FirehoseSink")
             .builder()
             .setDeliveryStreamName(delivery_stream_name)
-            .setFirehoseClientProperties(_java_properties(client_properties))
-            .setSerializationSchema(_java("serialization.NewlineTerminatedStringSchema")())
+            .setFirehoseClientProperties(java_properties(client_properties))
+            .setSerializationSchema(project_class("serialization.NewlineTerminatedStringSchema")())
             .build()
         )
         return DeliveryStreamSink(j_sink)
@@ -92,21 +111,14 @@ class DeliveryStreamSink(Sink):
     @staticmethod
     def kinesis(stream_name: str, client_properties: dict[str, str]) -> DeliveryStreamSink:
         j_sink = (
-            _java("kinesis.KinesisStreamSink")
+            project_class("kinesis.KinesisStreamSink")
             .builder()
             .setStreamName(stream_name)
-            .setKinesisClientProperties(_java_properties(client_properties))
-            .setSerializationSchema(_java("serialization.NewlineTerminatedStringSchema")())
+            .setKinesisClientProperties(java_properties(client_properties))
+            .setSerializationSchema(project_class("serialization.NewlineTerminatedStringSchema")())
             .build()
         )
         return DeliveryStreamSink(j_sink)
-
-
-def _java_properties(values: dict[str, str]):  # type: ignore[no-untyped-def]
-    properties = get_gateway().jvm.java.util.Properties()
-    for key, value in values.items():
-        properties.setProperty(key, value)
-    return properties
 
 
 def _client_properties(region: str, endpoint: str | None) -> dict[str, str]:
@@ -118,17 +130,16 @@ def _client_properties(region: str, endpoint: str | None) -> dict[str, str]:
 
 def kinesis_source(config: KinesisSourceConfig, endpoints: Endpoints) -> KinesisStreamSource:
     """The source for the ``kinesis.source`` group, pointed at the Kinesis endpoint in use."""
-    builder = (
+    return (
         KinesisStreamSource.builder()
         .set_stream_arn(config.stream_arn)
-        .set_option("source.init.position", config.init_position)
-        .set_option("source.reader.type", config.reader_type)
+        .set_region(config.region)
+        .set_endpoint(endpoints.kinesis)
+        .set_initial_position(config.init_position)
+        .set_initial_timestamp(config.init_timestamp)
+        .set_reader_type(config.reader_type)
+        .build()
     )
-    for key, value in _client_properties(config.region, endpoints.kinesis).items():
-        builder.set_option(key, value)
-    if config.init_timestamp is not None:
-        builder.set_option("source.init.timestamp", config.init_timestamp)
-    return builder.build()
 
 
 def delivery_sink(config: DeliveryConfig, region: str, endpoints: Endpoints) -> DeliveryStreamSink:

@@ -1,4 +1,8 @@
-"""S3 FileSink factory: JSON lines, partitioned by date and hour, committed on checkpoint."""
+"""S3 FileSink factory: JSON lines, partitioned by date and hour, committed on checkpoint.
+
+Exactly once: a part file becomes visible only when the checkpoint that finished it completes,
+and a restore discards what was written after the checkpoint it restores.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pyflink.datastream.connectors.file_system import (
     RollingPolicy,
 )
 
-from job.config import S3Location
+from config import S3Location
 
 __all__ = ["PARTITION_FORMAT", "json_lines_file_sink"]
 

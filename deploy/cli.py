@@ -27,8 +27,8 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
+from config import ConfigError
 from deploy import managed_flink as mf
-from job.config import ConfigError
 
 ClientFactory = Callable[[str], Any]
 

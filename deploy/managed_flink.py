@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from job.config import build_config, load_property_groups
+from config import build_config, load_property_groups
 
 RUNTIME_ENVIRONMENT = "FLINK-2_2"
 DEFAULT_APPLICATION = "stream-scoring"

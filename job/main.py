@@ -14,8 +14,8 @@ if __package__ in (None, ""):
     _root = Path(__file__).resolve().parent.parent
     sys.path[:0] = [str(_root), *([str(_root / "python-libs")] if (_root / "python-libs").is_dir() else [])]
 
+from config import SERVICE_PROPERTIES_PATH, ConfigError, build_config, load_property_groups
 from connectors.generator import ENDLESS, TripGenerator
-from job.config import SERVICE_PROPERTIES_PATH, ConfigError, build_config, load_property_groups
 from job.runtime import LocalOptions, local_environment, service_environment
 from job.topology import JOB_NAME, build_topology
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
-from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment
 
-from job.config import AppConfig
+from config import AppConfig
+from connectors.jvm import initialize_filesystems, set_log_level
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 JAR_NAME = "stream-scoring-connectors.jar"
@@ -49,7 +49,7 @@ class LocalOptions:
 
 
 # The packages Python workers import when they run the job's functions.
-PYTHON_PACKAGES = ("job", "udfs")
+PYTHON_PACKAGES = ("config", "udfs")
 
 
 def service_environment() -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
@@ -115,13 +115,10 @@ def local_environment(
     _ship_python_packages(env)
     # The mini cluster does not hand its configuration to the filesystems; do it here so the
     # S3 filesystem sees the endpoint.  Never on the service, whose plugins are set up already.
-    jvm = get_gateway().jvm
-    jvm.org.apache.flink.core.fs.FileSystem.initialize(flink._j_configuration, None)
+    initialize_filesystems(flink)
     # Beam logs a Python worker's whole environment at INFO when it closes the worker, AWS
     # credentials included; the mini cluster's task managers log through this JVM.
-    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-        WORKER_ENVIRONMENT_LOGGER, jvm.org.apache.logging.log4j.Level.WARN
-    )
+    set_log_level(WORKER_ENVIRONMENT_LOGGER, "WARN")
     return env, StreamTableEnvironment.create(env)
 
 

@@ -7,11 +7,11 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 from pyflink.table import StreamTableEnvironment
 
+from config import AppConfig
 from connectors.generator import TripGenerator, trip_generator_source
 from connectors.kinesis import delivery_sink, kinesis_source
 from connectors.s3 import json_lines_file_sink
-from job.config import AppConfig
-from udfs.relational import register_records, scored_record_window_lines, scored_window_lines, window_lines
+from udfs.relational import parse_records, scored_record_window_lines, scored_window_lines, window_lines
 
 JOB_NAME = "stream-scoring"
 
@@ -37,22 +37,23 @@ def build_topology(
     else:
         source, stamps = trip_generator_source(generator)
         payloads = env.from_source(source, stamps, "Trip generator").uid("trip-generator")
-    dead_letters = register_records(t_env, payloads, config.records, config.window, config.inference)
+    parsed = parse_records(t_env, payloads, config.records, config.window, config.inference)
 
-    inference, region, sagemaker = config.inference, config.source.region, config.endpoints.sagemaker_runtime
+    inference = config.inference
     if inference is None:
-        windows = window_lines(t_env, config.records, config.window)
+        windows = window_lines(t_env, parsed.valid, config.records, config.window)
     elif inference.input == "window":
-        windows, failed = scored_window_lines(t_env, config.records, config.window, inference, region, sagemaker)
-        dead_letters = dead_letters.union(failed)
+        windows = scored_window_lines(t_env, parsed.valid, config.records, config.window, inference)
     else:
-        windows, failed = scored_record_window_lines(t_env, config.records, config.window, inference, region, sagemaker)
-        dead_letters = dead_letters.union(failed)
+        windows = scored_record_window_lines(t_env, parsed.valid, config.records, config.window, inference)
+    dead_letters = parsed.dead_letters
+    if windows.dead_letters is not None:
+        dead_letters = dead_letters.union(windows.dead_letters)
 
-    _sink(windows, json_lines_file_sink(config.sink_s3.location, "windows"), "S3 windows", "s3-windows")
+    _sink(windows.lines, json_lines_file_sink(config.sink_s3.location, "windows"), "S3 windows", "s3-windows")
     if config.delivery is not None:
-        sink = delivery_sink(config.delivery, region, config.endpoints)
-        _sink(windows, sink, f"Delivery {config.delivery.type}", "delivery")
+        sink = delivery_sink(config.delivery, config.source.region, config.endpoints)
+        _sink(windows.lines, sink, f"Delivery {config.delivery.type}", "delivery")
     _sink(dead_letters, json_lines_file_sink(config.dead_letter.location, "dead-letters"), "S3 dead letters", "s3-dlq")
 
 

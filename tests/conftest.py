@@ -1,5 +1,6 @@
 """Session fixtures: the local AWS stack (moto server on 127.0.0.1) and kinesis-mock, the
-second Kinesis emulator, started on first use; both are started and stopped here."""
+second Kinesis emulator, started on first use; both are started and stopped here.  The
+in-process Python worker servers of local Flink runs are stopped before the interpreter exits."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from connectors.jvm import LoopbackWorkerServers
 from deploy.local.kinesis_mock import KinesisMock, kinesis_mock_server
 from deploy.local.stack import LocalAws, moto_server
 
 REGION = "us-east-1"
+
+_LOOPBACK_SERVERS = LoopbackWorkerServers()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _LOOPBACK_SERVERS.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _LOOPBACK_SERVERS.stop_all()
 
 
 @pytest.fixture(scope="session")

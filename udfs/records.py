@@ -6,14 +6,18 @@ Three payload forms are understood: JSON objects, CSV lines with the configured 
 and a JSON string whose content is a CSV line (what the taxi producer sends).
 
 Every record leaves the parse stage either valid (all key, time and aggregated fields
-present) or with a dead-letter stage and reason; the window stage adds ``late`` for
-records whose window the watermark has already closed, which SQL windows would otherwise
-drop without a trace.
+present) or with a dead-letter stage and reason; further checks, such as the window's
+lateness rule (:func:`udfs.windows.late_check`), are passed in and evaluated in the same step.
 """
 
 from __future__ import annotations
 
-from job.config import RecordsConfig, WindowConfig
+from collections.abc import Sequence
+
+from config import RecordsConfig, WindowConfig
+from udfs import dead_letters
+from udfs.dead_letters import Stage
+from udfs.sql import epoch_ms_of, evaluated_once, quote, string_literal
 
 # The physical column a DataStream of strings becomes in the Table API.
 PAYLOAD_COLUMN = "f0"
@@ -23,28 +27,6 @@ ROWTIME_COLUMN = "rowtime"
 # Records without a usable event time still need a non-null rowtime; the epoch keeps them
 # from moving the watermark, and they are dead-lettered by their reason anyway.
 _NO_TIME_FALLBACK_MS = "CAST(0 AS BIGINT)"
-
-
-def evaluated_once(expression: str) -> str:
-    """``expression``, marked so that the planner computes it once per record.
-
-    Flink's planner merges a projection into the one above it by copying a column's expression
-    into every place that uses it, unless the expression is non-deterministic.  A parsed field
-    is used by the output and by each validity check, so, copied, it would be parsed several
-    times per record (measured: most of the parse cost).  ``RAND() < 2`` is always true but not
-    deterministic, which keeps the column computed once.
-    """
-    return f"CASE WHEN RAND() < 2 THEN {expression} END"
-
-
-def quote(identifier: str) -> str:
-    """Quote a column name for Flink SQL (config validation already restricts the characters)."""
-    return f"`{identifier}`"
-
-
-def string_literal(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _body(records: RecordsConfig, payload: str) -> str:
@@ -72,14 +54,6 @@ def _trimmed_field(records: RecordsConfig, name: str, body: str, columns: str | 
     if columns is not None:
         return f"TRIM({columns}[{index + 1}])"
     return f"TRIM(SPLIT_INDEX({body}, ',', {index}))"
-
-
-def epoch_ms_of(timestamp: str, local_time_zone: bool = False) -> str:
-    """Epoch milliseconds of a TIMESTAMP, or a TIMESTAMP_LTZ with ``local_time_zone`` (the session is UTC)."""
-    epoch = "TO_TIMESTAMP_LTZ(0, 3)" if local_time_zone else "TIMESTAMP '1970-01-01 00:00:00'"
-    return (
-        f"(CAST(TIMESTAMPDIFF(SECOND, {epoch}, {timestamp}) AS BIGINT) * 1000 + EXTRACT(MILLISECOND FROM {timestamp}))"
-    )
 
 
 def event_ms(records: RecordsConfig, body: str, text: str | None = None) -> str | None:
@@ -130,14 +104,23 @@ def numeric_fields(window: WindowConfig, extra: tuple[str, ...] = ()) -> tuple[s
 _TEXT_PREFIX = "__text_"
 
 
+# A check a record must pass: (SQL condition that it fails, dead-letter stage, SQL reason).
+Check = tuple[str, Stage, str]
+
+
 def parsed_records_sql(
-    records: RecordsConfig, window: WindowConfig, source_view: str, extra_numeric: tuple[str, ...] = ()
+    records: RecordsConfig,
+    window: WindowConfig,
+    source: str,
+    extra_numeric: tuple[str, ...] = (),
+    extra_checks: Sequence[Check] = (),
 ) -> str:
     """One row per record: payload, typed fields, event time and, if it must be set aside, why.
 
     Columns: ``payload``, ``arrival_time``, ``rowtime``, ``event_ms``, the key fields (STRING),
     the aggregated fields and ``extra_numeric`` fields (DOUBLE), ``dlq_stage`` and
-    ``dlq_reason`` (NULL for valid records).
+    ``dlq_reason`` (NULL for valid records).  ``extra_checks`` come after the record's own
+    checks and may use ``event_ms`` and the rowtime.
 
     Built in layers, each computed once per record: the body (the CSV line out of its JSON
     string), the CSV line split into columns, the trimmed text of each field used, the typed
@@ -155,7 +138,7 @@ def parsed_records_sql(
     base = f"payload, {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}"
     body_sql = (
         f"SELECT {PAYLOAD_COLUMN} AS payload, {evaluated_once(_body(records, PAYLOAD_COLUMN))} AS body,"
-        f" {ARRIVAL_COLUMN}, {ROWTIME_COLUMN} FROM {source_view}"
+        f" {ARRIVAL_COLUMN}, {ROWTIME_COLUMN} FROM {source}"
     )
     split_sql = f"SELECT {base}, body"
     if columns is not None:
@@ -175,36 +158,27 @@ def parsed_records_sql(
         typed.append(f"{number} AS {quote(name)}")
     typed_sql = f"SELECT {base}, malformed, {', '.join(typed)} FROM ({text_sql})"
 
-    checks: list[tuple[str, str, str]] = [("malformed", "parse", string_literal(why))]
+    checks: list[Check] = [("malformed", Stage.PARSE, string_literal(why))]
     for key in records.key_fields:
-        checks.append((f"{quote(key)} IS NULL", "validate", string_literal(f"missing key field {key}")))
+        checks.append((f"{quote(key)} IS NULL", Stage.VALIDATE, string_literal(f"missing key field {key}")))
     if millis is not None:
         checks.append(
             (
                 "event_ms IS NULL",
-                "validate",
+                Stage.VALIDATE,
                 string_literal(
                     f"missing or invalid event time field {records.event_time_field} ({records.event_time_format})"
                 ),
             )
         )
     for name in numbers:
-        checks.append((f"{quote(name)} IS NULL", "validate", string_literal(f"missing or non-numeric field {name}")))
+        checks.append(
+            (f"{quote(name)} IS NULL", Stage.VALIDATE, string_literal(f"missing or non-numeric field {name}"))
+        )
 
-    size_ms = window.size_seconds * 1000
-    window_end_ms = f"(event_ms - MOD(event_ms, {size_ms}) + {size_ms})"
-    late = (
-        f"CURRENT_WATERMARK({ROWTIME_COLUMN}) IS NOT NULL"
-        f" AND TO_TIMESTAMP_LTZ({window_end_ms} - 1, 3) <= CURRENT_WATERMARK({ROWTIME_COLUMN})"
-    )
-    iso = "'yyyy-MM-dd''T''HH:mm:ss''Z'''"
-    late_reason = (
-        f"CONCAT('late: window ', DATE_FORMAT(TO_TIMESTAMP_LTZ({window_end_ms} - {size_ms}, 3), {iso}),"
-        f" '/', DATE_FORMAT(TO_TIMESTAMP_LTZ({window_end_ms}, 3), {iso}), ' was already closed by the watermark')"
-    )
-    checks.append((late, "window", late_reason))
+    checks += extra_checks
 
-    stage = "CASE " + " ".join(f"WHEN {cond} THEN '{stage}'" for cond, stage, _ in checks) + " END"
+    stage = "CASE " + " ".join(f"WHEN {cond} THEN {string_literal(stage)}" for cond, stage, _ in checks) + " END"
     reason = "CASE " + " ".join(f"WHEN {cond} THEN {text}" for cond, _, text in checks) + " END"
     outputs = ", ".join(quote(n) for n in (*records.key_fields, *numbers))
     select = f"SELECT {base}, event_ms"
@@ -213,16 +187,11 @@ def parsed_records_sql(
     return f"{select}, {stage} AS dlq_stage, {reason} AS dlq_reason FROM ({typed_sql})"
 
 
-def valid_records_sql(parsed_view: str) -> str:
-    return f"SELECT * FROM {parsed_view} WHERE dlq_reason IS NULL"
+def valid_records_sql(parsed: str) -> str:
+    return f"SELECT * FROM {parsed} WHERE dlq_reason IS NULL"
 
 
-def dead_letters_sql(parsed_view: str) -> str:
+def dead_letters_sql(parsed: str) -> str:
     """Dead-letter records as JSON lines: raw payload, stage, reason and arrival time."""
-    iso_ms = "'yyyy-MM-dd''T''HH:mm:ss.SSS''Z'''"
-    return (
-        "SELECT JSON_OBJECT("
-        "'payload' VALUE payload, 'stage' VALUE dlq_stage, 'reason' VALUE dlq_reason,"
-        f" 'arrival_time' VALUE DATE_FORMAT({ARRIVAL_COLUMN}, {iso_ms})"
-        f") AS line FROM {parsed_view} WHERE dlq_reason IS NOT NULL"
-    )
+    line = dead_letters.sql_object("payload", "dlq_stage", "dlq_reason", ARRIVAL_COLUMN)
+    return f"SELECT {line} AS line FROM {parsed} WHERE dlq_reason IS NOT NULL"

@@ -6,15 +6,19 @@ records and dead letters leave it as DataStreams of JSON lines, converted in Jav
 Python worker sits on the path.  With inference, the Python async stage sits between two
 bridges: after the windows (window mode), or between parsing and the windows (record mode),
 where the scored records re-enter SQL with their timestamps and the upstream watermarks.
+
+Each step takes and returns Table objects or named results, never catalog names.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyflink.datastream import DataStream
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
-from pyflink.table.types import _to_java_data_type
 
-from job.config import InferenceConfig, RecordsConfig, WindowConfig
+from config import InferenceConfig, RecordsConfig, WindowConfig
+from connectors.jvm import string_stream
 from udfs.inference.flink import (
     LINE,
     OK,
@@ -32,18 +36,28 @@ from udfs.records import (
     dead_letters_sql,
     numeric_fields,
     parsed_records_sql,
-    quote,
     rowtime_expression,
     valid_records_sql,
     watermark_expression,
 )
-from udfs.windows import json_lines_sql, window_aggregate_sql, window_columns
+from udfs.sql import ISO_MILLIS, quote
+from udfs.windows import json_lines_sql, late_check, window_aggregate_sql, window_columns
 
-SOURCE_VIEW = "kinesis_records"
-PARSED_VIEW = "parsed_records"
-VALID_VIEW = "valid_records"
-SCORED_VIEW = "scored_records"
-_ISO_MS = "'yyyy-MM-dd''T''HH:mm:ss.SSS''Z'''"
+
+@dataclass(frozen=True)
+class ParsedRecords:
+    """The parse step's outputs: valid records as a table, and the dead letters as JSON lines."""
+
+    valid: Table
+    dead_letters: DataStream
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Window records as JSON lines, and the dead letters of the step that made them (if any)."""
+
+    lines: DataStream
+    dead_letters: DataStream | None = None
 
 
 def configure_table_environment(t_env: StreamTableEnvironment, records: RecordsConfig) -> None:
@@ -74,82 +88,84 @@ def record_numeric_fields(window: WindowConfig, inference: InferenceConfig | Non
     return numeric_fields(window, (*inference.features, *label))
 
 
-def register_records(
+def parse_records(
     t_env: StreamTableEnvironment,
     payloads: DataStream,
     records: RecordsConfig,
     window: WindowConfig,
     inference: InferenceConfig | None = None,
-) -> DataStream:
-    """Register the parse and validation views over ``payloads``; return their dead letters."""
+) -> ParsedRecords:
+    """Parse and validate ``payloads``: the valid records and the dead letters of parse, validate and lateness."""
     configure_table_environment(t_env, records)
     extra = record_numeric_fields(window, inference)[len(window.aggregate_fields) :]
-    t_env.create_temporary_view(SOURCE_VIEW, t_env.from_data_stream(payloads, source_schema(records)))
-    t_env.create_temporary_view(PARSED_VIEW, t_env.sql_query(parsed_records_sql(records, window, SOURCE_VIEW, extra)))
-    t_env.create_temporary_view(VALID_VIEW, t_env.sql_query(valid_records_sql(PARSED_VIEW)))
-    return string_stream(t_env, t_env.sql_query(dead_letters_sql(PARSED_VIEW)))
+    source = t_env.from_data_stream(payloads, source_schema(records))
+    parsed = t_env.sql_query(parsed_records_sql(records, window, str(source), extra, (late_check(window),)))
+    return ParsedRecords(
+        valid=t_env.sql_query(valid_records_sql(str(parsed))),
+        dead_letters=string_stream(t_env, t_env.sql_query(dead_letters_sql(str(parsed)))),
+    )
 
 
-def window_lines(t_env: StreamTableEnvironment, records: RecordsConfig, window: WindowConfig) -> DataStream:
+def window_lines(t_env: StreamTableEnvironment, valid: Table, records: RecordsConfig, window: WindowConfig) -> Windows:
     """Window records of the valid records as JSON lines (no inference)."""
-    table = t_env.sql_query(window_aggregate_sql(records, window, VALID_VIEW))
-    return json_lines(t_env, table, window_columns(records, window), "window_rows")
+    table = t_env.sql_query(window_aggregate_sql(records, window, str(valid)))
+    return Windows(json_lines(t_env, table, window_columns(records, window)))
 
 
 def scored_window_lines(
     t_env: StreamTableEnvironment,
+    valid: Table,
     records: RecordsConfig,
     window: WindowConfig,
     inference: InferenceConfig,
-    region: str,
-    sagemaker_endpoint: str | None,
-) -> tuple[DataStream, DataStream]:
-    """(window records with their prediction, dead letters of the inference stage)."""
-    table = t_env.sql_query(window_aggregate_sql(records, window, VALID_VIEW))
-    function = WindowScoringFunction(inference, region, sagemaker_endpoint)
-    outcomes = score(t_env.to_data_stream(table), function, inference, row_type(WINDOW_OUTPUT_COLUMNS))
-    t_env.create_temporary_view("window_outcomes", t_env.from_data_stream(outcomes))
-    return (
-        string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM window_outcomes WHERE {OK}")),
-        string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM window_outcomes WHERE NOT {OK}")),
+) -> Windows:
+    """Window records with their prediction, and the dead letters of the inference stage."""
+    table = t_env.sql_query(window_aggregate_sql(records, window, str(valid)))
+    function = WindowScoringFunction(inference)
+    outcomes = t_env.from_data_stream(
+        score(t_env.to_data_stream(table), function, inference, row_type(WINDOW_OUTPUT_COLUMNS))
+    )
+    return Windows(
+        lines=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {outcomes} WHERE {OK}")),
+        dead_letters=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {outcomes} WHERE NOT {OK}")),
     )
 
 
 def scored_record_window_lines(
     t_env: StreamTableEnvironment,
+    valid: Table,
     records: RecordsConfig,
     window: WindowConfig,
     inference: InferenceConfig,
-    region: str,
-    sagemaker_endpoint: str | None,
-) -> tuple[DataStream, DataStream]:
+) -> Windows:
     """Score each valid record, then window the scored records.
 
-    Returns (window records, which also aggregate the prediction and, with a label, carry
-    ``mae`` and ``bias``; dead letters of the inference stage).
+    The window records also aggregate the prediction and, with a label, carry ``mae`` and
+    ``bias``; the dead letters are those of the inference stage.
     """
     numbers = record_numeric_fields(window, inference)
-    columns = ["payload", f"DATE_FORMAT({ARRIVAL_COLUMN}, {_ISO_MS}) AS arrival", ROWTIME_COLUMN]
+    columns = ["payload", f"DATE_FORMAT({ARRIVAL_COLUMN}, {ISO_MILLIS}) AS arrival", ROWTIME_COLUMN]
     columns += [quote(name) for name in (*records.key_fields, *numbers)]
-    valid = t_env.sql_query(f"SELECT {', '.join(columns)} FROM {VALID_VIEW}")
+    selected = t_env.sql_query(f"SELECT {', '.join(columns)} FROM {valid}")
 
     label = (inference.label_field,) if inference.label_field else ()
     value_fields = numeric_fields(window, label)
-    function = RecordScoringFunction(inference, region, sagemaker_endpoint, records.key_fields, value_fields)
+    function = RecordScoringFunction(inference, records.key_fields, value_fields)
     output = record_output_columns(inference, records.key_fields, value_fields)
-    outcomes = score(t_env.to_data_stream(valid), function, inference, row_type(output))
+    outcomes = score(t_env.to_data_stream(selected), function, inference, row_type(output))
 
-    t_env.create_temporary_view(SCORED_VIEW, t_env.from_data_stream(outcomes, _scored_schema(output)))
-    t_env.create_temporary_view("scored_ok", t_env.sql_query(f"SELECT * FROM {SCORED_VIEW} WHERE {OK}"))
+    scored = t_env.from_data_stream(outcomes, _scored_schema(output))
+    scored_ok = t_env.sql_query(f"SELECT * FROM {scored} WHERE {OK}")
     prediction = inference.prediction_field
     accuracy: tuple[tuple[str, str], ...] = ()
     if inference.label_field:
         error = f"{quote(prediction)} - {quote(inference.label_field)}"
         accuracy = (("mae", f"AVG(ABS({error}))"), ("bias", f"AVG({error})"))
-    table = t_env.sql_query(window_aggregate_sql(records, window, "scored_ok", (prediction,), accuracy))
-    lines = json_lines(t_env, table, window_columns(records, window, (prediction,), accuracy), "window_rows")
-    dead = string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {SCORED_VIEW} WHERE NOT {OK}"))
-    return lines, dead
+    table = t_env.sql_query(window_aggregate_sql(records, window, str(scored_ok), (prediction,), accuracy))
+    return Windows(
+        lines=json_lines(t_env, table, window_columns(records, window, (prediction,), accuracy)),
+        dead_letters=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {scored} WHERE NOT {OK}")),
+    )
 
 
 _DATA_TYPES = {"BOOLEAN": DataTypes.BOOLEAN, "STRING": DataTypes.STRING, "DOUBLE": DataTypes.DOUBLE}
@@ -167,13 +183,6 @@ def _scored_schema(columns: tuple[tuple[str, str], ...]) -> Schema:
     )
 
 
-def json_lines(t_env: StreamTableEnvironment, table: Table, columns: tuple[str, ...], view: str) -> DataStream:
+def json_lines(t_env: StreamTableEnvironment, table: Table, columns: tuple[str, ...]) -> DataStream:
     """A DataStream of JSON strings, one per row of ``table``, converted without Python."""
-    t_env.create_temporary_view(view, table)
-    return string_stream(t_env, t_env.sql_query(json_lines_sql(columns, view)))
-
-
-def string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
-    """A single STRING column table as a DataStream of Java strings."""
-    j_stream = t_env._j_tenv.toDataStream(table._j_table, _to_java_data_type(DataTypes.STRING()))
-    return DataStream(j_stream)
+    return string_stream(t_env, t_env.sql_query(json_lines_sql(columns, str(table))))

@@ -4,15 +4,33 @@ One output row per key per window: the key fields by name, ``window_start`` and
 ``window_end`` (ISO-8601 UTC), ``window_id`` (stable from key and window start, so consumers
 can drop the duplicates an at-least-once delivery stream may carry), ``count`` and, for each
 aggregated field, ``<field>_sum``, ``<field>_mean``, ``<field>_min`` and ``<field>_max``.
+
+SQL windows drop a record whose window the watermark has already closed, without a trace;
+:func:`late_check` is the rule that sets such a record aside as a dead letter instead.
 """
 
 from __future__ import annotations
 
-from job.config import WINDOW_AGGREGATE_SUFFIXES, RecordsConfig, WindowConfig
-from udfs.records import ROWTIME_COLUMN, quote, string_literal
+from config import WINDOW_AGGREGATE_SUFFIXES, RecordsConfig, WindowConfig
+from udfs.dead_letters import Stage
+from udfs.records import ROWTIME_COLUMN, Check
+from udfs.sql import ISO_SECONDS, quote, string_literal
 
 AGGREGATES = tuple(zip(WINDOW_AGGREGATE_SUFFIXES, ("SUM", "AVG", "MIN", "MAX"), strict=True))
-_ISO_SECONDS = "'yyyy-MM-dd''T''HH:mm:ss''Z'''"
+
+
+def late_check(window: WindowConfig) -> Check:
+    """The record's window (by its ``event_ms``) was already closed by the watermark: stage ``window``."""
+    size_ms = window.size_seconds * 1000
+    window_end_ms = f"(event_ms - MOD(event_ms, {size_ms}) + {size_ms})"
+    late = (
+        f"CURRENT_WATERMARK({ROWTIME_COLUMN}) IS NOT NULL"
+        f" AND TO_TIMESTAMP_LTZ({window_end_ms} - 1, 3) <= CURRENT_WATERMARK({ROWTIME_COLUMN})"
+    )
+    start = f"DATE_FORMAT(TO_TIMESTAMP_LTZ({window_end_ms} - {size_ms}, 3), {ISO_SECONDS})"
+    end = f"DATE_FORMAT(TO_TIMESTAMP_LTZ({window_end_ms}, 3), {ISO_SECONDS})"
+    reason = f"CONCAT('late: window ', {start}, '/', {end}, ' was already closed by the watermark')"
+    return late, Stage.WINDOW, reason
 
 
 def window_columns(
@@ -32,11 +50,11 @@ def window_columns(
 def window_aggregate_sql(
     records: RecordsConfig,
     window: WindowConfig,
-    valid_view: str,
+    valid: str,
     extra_fields: tuple[str, ...] = (),
     extra_aggregates: tuple[tuple[str, str], ...] = (),
 ) -> str:
-    """Typed window rows (see :func:`window_columns`), from a view of valid records.
+    """Typed window rows (see :func:`window_columns`), from a table of valid records.
 
     ``extra_fields`` are aggregated like the configured fields (the prediction, in record
     mode); ``extra_aggregates`` are (name, SQL aggregate) pairs appended at the end.
@@ -48,21 +66,21 @@ def window_aggregate_sql(
     aggregates += [f"{expression} AS {quote(name)}" for name, expression in extra_aggregates]
     window_id = (
         "MD5(CONCAT_WS('|', "
-        + ", ".join([*(quote(k) for k in records.key_fields), f"DATE_FORMAT(window_start, {_ISO_SECONDS})"])
+        + ", ".join([*(quote(k) for k in records.key_fields), f"DATE_FORMAT(window_start, {ISO_SECONDS})"])
         + "))"
     )
     return (
         f"SELECT {keys},"
-        f" DATE_FORMAT(window_start, {_ISO_SECONDS}) AS window_start,"
-        f" DATE_FORMAT(window_end, {_ISO_SECONDS}) AS window_end,"
+        f" DATE_FORMAT(window_start, {ISO_SECONDS}) AS window_start,"
+        f" DATE_FORMAT(window_end, {ISO_SECONDS}) AS window_end,"
         f" {window_id} AS window_id, {', '.join(aggregates)}"
-        f" FROM TABLE(TUMBLE(TABLE {valid_view}, DESCRIPTOR({ROWTIME_COLUMN}),"
+        f" FROM TABLE(TUMBLE(TABLE {valid}, DESCRIPTOR({ROWTIME_COLUMN}),"
         f" INTERVAL '{window.size_seconds}' SECOND))"
         f" GROUP BY {keys}, window_start, window_end"
     )
 
 
-def json_lines_sql(columns: tuple[str, ...], view: str) -> str:
-    """One JSON object per row of ``view``, keyed by column name, as a single ``line`` column."""
+def json_lines_sql(columns: tuple[str, ...], table: str) -> str:
+    """One JSON object per row of ``table``, keyed by column name, as a single ``line`` column."""
     pairs = ", ".join(f"{string_literal(name)} VALUE {quote(name)}" for name in columns)
-    return f"SELECT JSON_OBJECT({pairs}) AS line FROM {view}"
+    return f"SELECT JSON_OBJECT({pairs}) AS line FROM {table}"

@@ -17,6 +17,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.generator import TripProducer
 from deploy.local.job_process import running_job
 from deploy.local.model_server import running_model_server
@@ -28,7 +29,6 @@ from deploy.local.stack import (
     read_lines,
     read_stream,
 )
-from job.config import AppConfig, build_config, load_property_groups
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROPERTIES = Path(__file__).with_name("demo.properties.json")
@@ -109,11 +109,6 @@ def inference_properties(kind: str, mode: str, model_url: str) -> dict[str, str]
     if mode == "record":
         group["label.field"] = "fare_amount"
     return group
-
-
-def write_property_groups(path: Path, groups: dict[str, dict[str, str]]) -> None:
-    document = [{"PropertyGroupId": name, "PropertyMap": values} for name, values in groups.items()]
-    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def _print_where_output_lands(config: AppConfig) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
-from job.config import AppConfig
+from config import AppConfig
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

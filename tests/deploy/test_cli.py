@@ -206,7 +206,7 @@ def test_logs_prints_messages_and_errors_with_their_traceback(local_aws: LocalAw
         ("INFO", "Traceback (most recent call last):"),
         ("INFO", '  File "job/main.py", line 12, in <module>'),
         ("INFO", "    main()"),
-        ("INFO", "job.config.ConfigError: configuration error in property group 'window', key 'size.seconds': bad"),
+        ("INFO", "config.errors.ConfigError: configuration error in property group 'window', key 'size.seconds': bad"),
         ("INFO", "checkpoint 1 complete"),
         ("ERROR", "Run python process failed"),
         ("WARN", "java.lang.IllegalStateException: no records"),

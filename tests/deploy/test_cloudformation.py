@@ -17,7 +17,7 @@ from cfnlint.api import lint_file
 from cfnlint.config import ManualArgs
 from cfnlint.decode import decode_str
 
-from job.config import build_config
+from config import build_config
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "cloudformation.yaml"
 
@@ -286,7 +286,7 @@ def test_the_job_accepts_the_properties(parameters: dict[str, str]) -> None:
     assert config.window.size_seconds == 60
     if parameters["InferenceType"] != "none":
         assert config.inference is not None
-        assert config.inference.type == parameters["InferenceType"]
+        assert config.inference.endpoint.type == parameters["InferenceType"]
         assert config.inference.features == ("trip_distance_mean", "duration_seconds_mean")
     else:
         assert config.inference is None

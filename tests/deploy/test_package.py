@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.demo import write_property_groups
+from config import build_config, write_property_groups
 from deploy.local.job_process import PROJECT_ROOT, running_job
 from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources, free_port, read_lines, wait_until
 from deploy.local.taxi import COLUMNS, random_trip, workshop_record
 from deploy.package import JAR_NAME, RUN_OPTIONS, build
-from job.config import build_config
 
 FLINK_PIN = next(
     line.strip()

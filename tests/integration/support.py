@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploy.local.demo import write_property_groups
+from config import AppConfig, build_config, write_property_groups
 from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources
-from job.config import AppConfig, build_config
 
 Groups = dict[str, dict[str, str]]
 

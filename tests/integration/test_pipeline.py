@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from config import AppConfig
 from deploy.local.job_process import running_job
 from deploy.local.stack import (
     LocalAws,
@@ -28,7 +29,6 @@ from deploy.local.stack import (
     read_stream,
     wait_until,
 )
-from job.config import AppConfig
 from tests.integration.support import json_record_groups, prepare
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

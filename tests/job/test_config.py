@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from job.config import (
+from config import (
     AppConfig,
     ConfigError,
     DeadLetterConfig,
@@ -279,7 +279,8 @@ def test_inference_defaults_for_window_scoring() -> None:
     )
     inference = config.inference
     assert inference is not None
-    assert (inference.input, inference.type, inference.auth, inference.method, inference.content_type) == (
+    endpoint = inference.endpoint
+    assert (inference.input, endpoint.type, endpoint.auth, endpoint.method, inference.codec.content_type) == (
         "window",
         "sagemaker",
         "iam",
@@ -287,7 +288,8 @@ def test_inference_defaults_for_window_scoring() -> None:
         "text/csv",
     )
     assert inference.features == ("fare_mean", "count")
-    assert (inference.batch_size, inference.batch_max_delay_ms, inference.max_attempts, inference.capacity) == (
+    batching, retry = inference.batching, inference.retry
+    assert (batching.size, batching.max_delay_ms, retry.max_attempts, batching.capacity) == (
         10,
         20,
         4,
@@ -318,7 +320,7 @@ def test_record_scoring_with_label_over_api_gateway() -> None:
         {},
     ).inference
     assert inference is not None
-    assert (inference.input, inference.auth, inference.api_key, inference.label_field) == (
+    assert (inference.input, inference.endpoint.auth, inference.endpoint.api_key, inference.label_field) == (
         "record",
         "api_key",
         "k1",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.demo import write_property_groups
+from config import write_property_groups
 from deploy.local.job_process import PROJECT_ROOT
 
 GOOD = {

@@ -26,13 +26,13 @@ from typing import Any
 
 import pytest
 
+from config import AppConfig, S3Location
 from deploy.local.demo import inference_properties
 from deploy.local.generator import RecordProducer
 from deploy.local.job_process import PROCESS_WORKERS, job_id, rest_json, running_job
 from deploy.local.model_server import Faults, LinearFareModel, ModelServerHandle, running_model_server
 from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, delivery_prefix, read_stream, wait_until
 from deploy.local.taxi import COLUMNS, random_trip
-from job.config import AppConfig, S3Location
 from tests.integration.support import Groups, prepare
 from tests.reliability.conftest import CaseFigures
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.demo import write_property_groups
+from config import write_property_groups
 from deploy.local.job_process import PROJECT_ROOT
 from deploy.local.stack import LocalAws, free_port
 from tests.reliability.conftest import CaseFigures

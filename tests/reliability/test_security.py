@@ -48,12 +48,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyflink.common import Row
 
-from deploy.local.demo import write_property_groups
+from config import ConfigError, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import PROJECT_ROOT, running_job
 from deploy.local.model_server import Faults, ModelServer, ModelServerHandle, running_model_server
 from deploy.local.stack import LOCAL_CREDENTIALS, LocalAws, free_port, read_lines, wait_until
 from deploy.package import JAR_NAME, PYTHON_PACKAGES, build, project_version
-from job.config import ConfigError, build_config, load_property_groups
 from tests.integration.support import json_record_groups, prepare
 from tests.reliability.conftest import CaseFigures
 from udfs.inference.flink import WindowScoringFunction
@@ -521,7 +520,7 @@ def score_one_window(properties: str) -> dict[str, Any]:
     """
     config = build_config(load_property_groups(Path(properties)), os.environ)
     assert config.inference is not None
-    function = WindowScoringFunction(config.inference, config.source.region, config.endpoints.sagemaker_runtime)
+    function = WindowScoringFunction(config.inference)
     (row,) = asyncio.run(function.async_invoke(WINDOW))
     return {"ok": row[0], "line": row[1]}
 

@@ -6,9 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-from job.config import RecordsConfig, WindowConfig
+from config import RecordsConfig, WindowConfig
 from tests.flink_local import collect_strings, local_environment, timestamped_strings
-from udfs.relational import register_records, window_lines
+from udfs.relational import parse_records, window_lines
 
 
 def run(
@@ -16,11 +16,11 @@ def run(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(window records, dead letters) of one bounded run over ``items`` (payload, arrival ms)."""
     env, t_env = local_environment()
-    register_records(t_env, timestamped_strings(env, items), records, window)
-    windows = [json.loads(line) for line in collect_strings(window_lines(t_env, records, window))]
+    parsed = parse_records(t_env, timestamped_strings(env, items), records, window)
+    windows = [json.loads(line) for line in collect_strings(window_lines(t_env, parsed.valid, records, window).lines)]
     env, t_env = local_environment()
-    dead_letters = register_records(t_env, timestamped_strings(env, items), records, window)
-    dead = [json.loads(line) for line in collect_strings(dead_letters)]
+    parsed = parse_records(t_env, timestamped_strings(env, items), records, window)
+    dead = [json.loads(line) for line in collect_strings(parsed.dead_letters)]
     return sorted(windows, key=lambda w: (w["window_start"], *(w[k] for k in records.key_fields))), dead
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from config import CodecConfig
+
 
 class DecodeError(ValueError):
     """The response holds no usable predictions for the instances sent."""
@@ -29,6 +31,11 @@ class Codec:
     instances_key: str = "instances"
     response_field: str = "predictions"
     score_field: str = "score"
+
+    @classmethod
+    def of(cls, config: CodecConfig) -> Codec:
+        """The codec the ``inference`` group configures."""
+        return cls(config.content_type, config.json_instances_key, config.json_response_field, config.json_score_field)
 
     def encode(self, instances: Sequence[Sequence[float]]) -> bytes:
         if self.content_type == "text/csv":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -23,7 +22,9 @@ from pyflink.common.typeinfo import TypeInformation
 from pyflink.datastream import AsyncDataStream, DataStream
 from pyflink.datastream.functions import AsyncFunction, RuntimeContext
 
-from job.config import InferenceConfig
+from config import InferenceConfig
+from udfs import dead_letters
+from udfs.dead_letters import Stage
 from udfs.inference.requests import EndpointRequests, default_credentials
 from udfs.inference.stage import InferenceError, InferenceStage, StageMetrics, aiohttp_transport
 
@@ -31,26 +32,16 @@ OK = "ok"
 LINE = "line"
 
 
-def dead_letter_line(payload: str, reason: str, arrival_time: str | None = None) -> str:
-    """A dead-letter record of the inference stage, in the same form as the SQL stages write."""
-    return json.dumps(
-        {
-            "payload": payload,
-            "stage": "inference",
-            "reason": reason,
-            "arrival_time": arrival_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        },
-        separators=(",", ":"),
-    )
+def _dead_letter(payload: str, reason: str, arrival_time: str | None = None) -> str:
+    """A dead-letter line of the inference stage."""
+    return dead_letters.line(payload, Stage.INFERENCE, reason, arrival_time)
 
 
 class _ScoringFunction(AsyncFunction):
     """Shared plumbing: metrics in ``open``, the stage on first use, outcomes as rows."""
 
-    def __init__(self, config: InferenceConfig, region: str, sagemaker_endpoint: str | None) -> None:
+    def __init__(self, config: InferenceConfig) -> None:
         self._config = config
-        self._region = region
-        self._sagemaker_endpoint = sagemaker_endpoint
         self._stage: InferenceStage | None = None
         self._metrics: StageMetrics | None = None
 
@@ -67,8 +58,9 @@ class _ScoringFunction(AsyncFunction):
     def _stage_on_this_loop(self) -> InferenceStage:
         if self._stage is None:
             # capacity = requests in flight, each of up to batch.size records.
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.capacity))
-            requests = EndpointRequests(self._config, self._region, self._sagemaker_endpoint, default_credentials())
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.batching.capacity))
+            config = self._config
+            requests = EndpointRequests(config.endpoint, config.codec.content_type, default_credentials())
             self._stage = InferenceStage(self._config, requests, aiohttp_transport(session), self._metrics)
         return self._stage
 
@@ -89,15 +81,15 @@ class WindowScoringFunction(_ScoringFunction):
         except TimeoutError:
             return self.timeout(value)
         except InferenceError as error:
-            return [Row(False, dead_letter_line(json.dumps(window, separators=(",", ":")), str(error)))]
+            return [Row(False, _dead_letter(json.dumps(window, separators=(",", ":")), str(error)))]
         except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
             reason = f"cannot score: {type(error).__name__}: {error}"
-            return [Row(False, dead_letter_line(json.dumps(window, default=str), reason))]
+            return [Row(False, _dead_letter(json.dumps(window, default=str), reason))]
         return [Row(True, json.dumps(window, separators=(",", ":")))]
 
     def timeout(self, value: Row) -> list[Row]:
         payload = json.dumps(value.as_dict(), separators=(",", ":"), default=str)
-        return [Row(False, dead_letter_line(payload, "inference stage timed out"))]
+        return [Row(False, _dead_letter(payload, "inference stage timed out"))]
 
 
 WINDOW_OUTPUT_COLUMNS = ((OK, "BOOLEAN"), (LINE, "STRING"))
@@ -113,12 +105,10 @@ class RecordScoringFunction(_ScoringFunction):
     def __init__(
         self,
         config: InferenceConfig,
-        region: str,
-        sagemaker_endpoint: str | None,
         key_fields: tuple[str, ...],
         value_fields: tuple[str, ...],
     ) -> None:
-        super().__init__(config, region, sagemaker_endpoint)
+        super().__init__(config)
         self._key_fields = key_fields
         self._value_fields = value_fields
 
@@ -138,7 +128,7 @@ class RecordScoringFunction(_ScoringFunction):
         return [self._failed(value, "inference stage timed out")]
 
     def _failed(self, value: Row, reason: str) -> Row:
-        return self._row(value, False, dead_letter_line(value["payload"], reason, value["arrival"]), None)
+        return self._row(value, False, _dead_letter(value["payload"], reason, value["arrival"]), None)
 
     def _row(self, value: Row, ok: bool, line: str | None, prediction: float | None) -> Row:
         fields: list[Any] = [ok, line]
@@ -173,9 +163,4 @@ def score(
     ``capacity`` counts requests in flight, so the operator holds up to capacity x batch.size
     records.  No operator timeout (0): the function bounds each record's stay itself.
     """
-    return AsyncDataStream.unordered_wait(stream, function, Time.milliseconds(0), operator_capacity(config), output)
-
-
-def operator_capacity(config: InferenceConfig) -> int:
-    """Records in flight in one operator instance: every request full."""
-    return config.capacity * config.batch_size
+    return AsyncDataStream.unordered_wait(stream, function, Time.milliseconds(0), config.records_in_flight, output)

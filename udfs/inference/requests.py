@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.session import Session
 
-from job.config import InferenceConfig
+from config import EndpointConfig
 
 CredentialsSource = Callable[[], ReadOnlyCredentials]
 
@@ -46,22 +46,14 @@ def _signed(request: HttpRequest, service: str, region: str, credentials: Creden
 class EndpointRequests:
     """Builds the request for one body (POST) or one CSV line (GET) of the configured endpoint."""
 
-    def __init__(
-        self, config: InferenceConfig, region: str, sagemaker_endpoint: str | None, credentials: CredentialsSource
-    ) -> None:
+    def __init__(self, config: EndpointConfig, content_type: str, credentials: CredentialsSource) -> None:
         self._config = config
-        self._region = region
+        self._content_type = content_type
         self._credentials = credentials
-        if config.type == "sagemaker":
-            base = (sagemaker_endpoint or f"https://runtime.sagemaker.{region}.amazonaws.com").rstrip("/")
-            self._url = f"{base}/endpoints/{quote(config.endpoint_name or '', safe='')}/invocations"
-            self._service = "sagemaker"
-        else:
-            self._url = config.url or ""
-            self._service = "execute-api"
+        self._url = config.url
 
     def post(self, body: bytes) -> HttpRequest:
-        headers = {"Content-Type": self._config.content_type, "Accept": "application/json"}
+        headers = {"Content-Type": self._content_type, "Accept": "application/json"}
         if self._config.target_variant:
             headers["X-Amzn-SageMaker-Target-Variant"] = self._config.target_variant
         if self._config.custom_attributes:
@@ -75,7 +67,7 @@ class EndpointRequests:
 
     def _authorized(self, request: HttpRequest) -> HttpRequest:
         if self._config.auth == "iam":
-            return _signed(request, self._service, self._region, self._credentials)
+            return _signed(request, self._config.signing_service, self._config.region, self._credentials)
         if self._config.auth == "api_key":
             return HttpRequest(
                 request.method, request.url, {**request.headers, "x-api-key": self._config.api_key or ""}, request.body

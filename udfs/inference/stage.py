@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
-from job.config import InferenceConfig
+from config import InferenceConfig
 from udfs.inference.codecs import Codec, DecodeError, csv_line
 from udfs.inference.requests import EndpointRequests, HttpRequest
 from udfs.inference.retry import Backoff, Failure, classify_response, connection_failure, timeout_failure
@@ -88,10 +88,8 @@ class InferenceStage:
         self._config = config
         self._requests = requests
         self._transport = transport
-        self._codec = Codec(
-            config.content_type, config.json_instances_key, config.json_response_field, config.json_score_field
-        )
-        self._backoff = Backoff(config.backoff_initial_ms, config.backoff_max_ms, rng or random.Random())
+        self._codec = Codec.of(config.codec)
+        self._backoff = Backoff(config.retry.backoff_initial_ms, config.retry.backoff_max_ms, rng or random.Random())
         self.metrics = metrics or StageMetrics()
         self._pending: list[_Pending] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -103,10 +101,10 @@ class InferenceStage:
         pending = _Pending(features, loop.create_future())
         self.metrics.in_flight += 1
         self._pending.append(pending)
-        if len(self._pending) >= self._config.batch_size:
+        if len(self._pending) >= self._config.batching.size:
             self._flush()
         elif self._flush_timer is None:
-            self._flush_timer = loop.call_later(self._config.batch_max_delay_ms / 1000.0, self._flush)
+            self._flush_timer = loop.call_later(self._config.batching.max_delay_ms / 1000.0, self._flush)
         try:
             return await pending.future
         except InferenceError:
@@ -148,9 +146,9 @@ class InferenceStage:
 
     async def _call(self, batch: list[_Pending]) -> list[float]:
         request = self._request([item.features for item in batch])
-        timeout_s = self._config.timeout_ms / 1000.0
+        timeout_s = self._config.retry.timeout_ms / 1000.0
         failure = Failure("not attempted", True)
-        for attempt in range(self._config.max_attempts):
+        for attempt in range(self._config.retry.max_attempts):
             if attempt:
                 self.metrics.retries += 1
                 await asyncio.sleep(self._backoff.delay_s(attempt - 1))
@@ -158,7 +156,7 @@ class InferenceStage:
             try:
                 status, headers, body = await asyncio.wait_for(self._transport(request, timeout_s), timeout_s)
             except TimeoutError:
-                failure = timeout_failure(self._config.timeout_ms)
+                failure = timeout_failure(self._config.retry.timeout_ms)
             except OSError as error:  # ConnectionError included
                 failure = connection_failure(error)
             else:
@@ -178,11 +176,12 @@ class InferenceStage:
             if not failure.retryable:
                 raise InferenceError(failure, attempt + 1)
         raise InferenceError(
-            Failure(f"attempts exhausted, last: {failure.reason}", True, failure.status), self._config.max_attempts
+            Failure(f"attempts exhausted, last: {failure.reason}", True, failure.status),
+            self._config.retry.max_attempts,
         )
 
     def _request(self, instances: list[Sequence[float]]) -> HttpRequest:
-        if self._config.method == "GET":
+        if self._config.endpoint.method == "GET":
             return self._requests.get(csv_line(instances[0]))
         return self._requests.post(self._codec.encode(instances))
 

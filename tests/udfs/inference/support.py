@@ -4,6 +4,7 @@ server with one fitted model, credentials, and a transport that records what the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,10 +12,11 @@ from typing import Any
 
 from botocore.credentials import ReadOnlyCredentials
 
+from config import AppConfig, InferenceConfig, build_config
+from config.app import sagemaker_invocations_url
 from deploy.local.model_server import LinearFareModel, ModelServerHandle, running_model_server
 from deploy.local.stack import LOCAL_CREDENTIALS
-from job.config import AppConfig, InferenceConfig, build_config
-from udfs.inference.requests import HttpRequest
+from udfs.inference.requests import CredentialsSource, EndpointRequests, HttpRequest
 from udfs.inference.stage import Response, Transport
 
 REGION = "eu-west-1"
@@ -46,6 +48,17 @@ def inference_config(properties: dict[str, str], environ: dict[str, str] | None 
     config = app_config(properties, environ).inference
     assert config is not None
     return config
+
+
+def endpoint_requests(
+    config: InferenceConfig, sagemaker_base: str | None, credentials: CredentialsSource
+) -> EndpointRequests:
+    """The stage's requests for ``config``, a SageMaker endpoint served at ``sagemaker_base`` where given."""
+    endpoint = config.endpoint
+    if sagemaker_base is not None and endpoint.type == "sagemaker":
+        url = sagemaker_invocations_url(endpoint.endpoint_name or "", endpoint.region, sagemaker_base)
+        endpoint = dataclasses.replace(endpoint, url=url)
+    return EndpointRequests(endpoint, config.codec.content_type, credentials)
 
 
 def local_credentials() -> ReadOnlyCredentials:

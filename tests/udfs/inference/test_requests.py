@@ -22,6 +22,7 @@ from tests.udfs.inference.support import (
     MODEL,
     REGION,
     app_config,
+    endpoint_requests,
     inference_config,
     local_credentials,
     model_server,
@@ -98,13 +99,13 @@ def server() -> Iterator[ModelServerHandle]:
 
 def sagemaker_requests(base: str | None, **properties: str) -> EndpointRequests:
     config = inference_config({"endpoint.name": ENDPOINT_NAME, **properties})
-    return EndpointRequests(config, REGION, base, local_credentials)
+    return endpoint_requests(config, base, local_credentials)
 
 
 def gateway_requests(url: str, **properties: str) -> EndpointRequests:
     batch = {"batch.size": "1"} if properties.get("method") == "GET" else {}
     config = inference_config({"type": "apigateway", "url": url, **batch, **properties})
-    return EndpointRequests(config, REGION, None, local_credentials)
+    return endpoint_requests(config, None, local_credentials)
 
 
 # -- SageMaker InvokeEndpoint --------------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def test_sagemaker_endpoint_override_comes_from_the_standard_variable() -> None:
     environ = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://h:1/"}
     app = app_config({"endpoint.name": "fare-model-2"}, environ)
     assert app.inference is not None
-    requests = EndpointRequests(app.inference, REGION, app.endpoints.sagemaker_runtime, local_credentials)
+    requests = endpoint_requests(app.inference, None, local_credentials)
     assert requests.post(b"").url == "http://h:1/endpoints/fare-model-2/invocations"
 
 
@@ -177,7 +178,7 @@ def test_without_variant_or_attributes_only_the_content_headers_are_signed() -> 
 def test_credentials_are_read_for_every_request() -> None:
     issued = iter([ReadOnlyCredentials("first", "s1", None), ReadOnlyCredentials("second", "s2", "t2")])
     config = inference_config({"endpoint.name": ENDPOINT_NAME})
-    requests = EndpointRequests(config, REGION, None, lambda: next(issued))
+    requests = endpoint_requests(config, None, lambda: next(issued))
     first, second = requests.post(b"1.0,2.0"), requests.post(b"1.0,2.0")
     assert first.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=first/")
     assert "X-Amz-Security-Token" not in first.headers
@@ -223,13 +224,13 @@ def test_a_request_sent_to_another_endpoint_name_is_rejected(server: ModelServer
 
 def test_a_request_signed_with_another_secret_is_rejected(server: ModelServerHandle) -> None:
     config = inference_config({"endpoint.name": ENDPOINT_NAME})
-    requests = EndpointRequests(config, REGION, server.url, lambda: ReadOnlyCredentials("testing", "wrong", "testing"))
+    requests = endpoint_requests(config, server.url, lambda: ReadOnlyCredentials("testing", "wrong", "testing"))
     assert error_of(send(requests.post(b"3.2,840.0"))) == (403, "InvalidSignatureException", SIGNATURE_MISMATCH)
 
 
 def test_a_request_with_unknown_credentials_is_rejected(server: ModelServerHandle) -> None:
     config = inference_config({"endpoint.name": ENDPOINT_NAME})
-    requests = EndpointRequests(config, REGION, server.url, lambda: ReadOnlyCredentials("other", "testing", "testing"))
+    requests = endpoint_requests(config, server.url, lambda: ReadOnlyCredentials("other", "testing", "testing"))
     assert error_of(send(requests.post(b"3.2,840.0"))) == (
         403,
         "UnrecognizedClientException",

@@ -15,21 +15,21 @@ import aiohttp
 import pytest
 from botocore.credentials import ReadOnlyCredentials
 
+from config import InferenceConfig
 from deploy.local.model_server import Faults, ModelServerHandle
 from deploy.local.stack import LOCAL_ACCOUNT, free_port
-from job.config import InferenceConfig
 from tests.udfs.inference.support import (
     ENDPOINT_NAME,
     MODEL,
-    REGION,
     RecordingTransport,
     Sent,
+    endpoint_requests,
     inference_config,
     local_credentials,
     model_server,
 )
 from udfs.inference.codecs import csv_line
-from udfs.inference.requests import CredentialsSource, EndpointRequests, HttpRequest
+from udfs.inference.requests import CredentialsSource, HttpRequest
 from udfs.inference.retry import Failure
 from udfs.inference.stage import InferenceError, InferenceStage, Response, StageMetrics, aiohttp_transport
 
@@ -104,7 +104,7 @@ async def stage_for(
     """A stage over aiohttp (a session of the running loop) whose exchanges are recorded."""
     async with aiohttp.ClientSession() as session:
         transport = RecordingTransport(aiohttp_transport(session), after)
-        requests = EndpointRequests(config, REGION, base, credentials)
+        requests = endpoint_requests(config, base, credentials)
         yield InferenceStage(config, requests, transport, metrics, random.Random(seed)), transport
 
 
@@ -403,7 +403,7 @@ def scripted_stage(
         return answer([[float(v) for v in line.split(",")] for line in request.body.decode().splitlines()])
 
     transport = RecordingTransport(send)
-    requests = EndpointRequests(config, REGION, "http://127.0.0.1:1", local_credentials)
+    requests = endpoint_requests(config, "http://127.0.0.1:1", local_credentials)
     return InferenceStage(config, requests, transport, metrics, random.Random(0)), transport
 
 
@@ -721,7 +721,7 @@ def test_an_unexpected_transport_error_fails_the_batch_once_without_retry_or_spl
 
     async def scenario() -> None:
         config = sagemaker_config(**{"batch.size": "3", "max.attempts": "4"})
-        requests = EndpointRequests(config, REGION, "http://127.0.0.1:1", local_credentials)
+        requests = endpoint_requests(config, "http://127.0.0.1:1", local_credentials)
         stage = InferenceStage(config, requests, broken, rng=random.Random(0))
         results = await outcomes(stage, trips(3))
         for result in results:

@@ -1,23 +1,20 @@
-"""The application's configuration: one frozen tree built once from runtime properties.
+"""The application's configuration: one frozen tree built once from the property groups.
 
-Managed Service for Apache Flink hands a job its runtime properties as property groups
-(``/etc/flink/application_properties.json`` on the service); locally the same JSON list is
-read from a file.  Every key is validated here, once, and a mistake stops the job at start
-with a :class:`ConfigError` naming the property group and key.
+Every key is validated here, once, and a mistake stops the job at start with a
+:class:`ConfigError` naming the property group and key.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
-from urllib.parse import urlparse
+from typing import Literal, cast
+from urllib.parse import quote, urlparse
 
-SERVICE_PROPERTIES_PATH = Path("/etc/flink/application_properties.json")
+from config.errors import ConfigError
 
 # Groups the service itself uses; they are allowed next to ours and ignored.
 _SERVICE_GROUP_PREFIX = "kinesis.analytics."
@@ -34,16 +31,6 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 RESERVED_OUTPUT_NAMES = frozenset({"window_start", "window_end", "window_id", "count"})
 # Per aggregated field, the window output has <field>_<suffix> for each of these.
 WINDOW_AGGREGATE_SUFFIXES = ("sum", "mean", "min", "max")
-
-
-class ConfigError(ValueError):
-    """A runtime property is missing or invalid; the message names its group and key."""
-
-    def __init__(self, group: str, key: str, problem: str) -> None:
-        self.group = group
-        self.key = key
-        self.problem = problem
-        super().__init__(f"configuration error in property group '{group}', key '{key}': {problem}")
 
 
 @dataclass(frozen=True)
@@ -106,42 +93,84 @@ class DeadLetterConfig:
     location: S3Location
 
 
+InferenceInput = Literal["window", "record"]
+EndpointType = Literal["sagemaker", "apigateway"]
+HttpMethod = Literal["GET", "POST"]
+EndpointAuth = Literal["none", "api_key", "iam"]
+ContentType = Literal["text/csv", "application/json"]
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Where and how the stage calls the model: the URL and signing region are resolved once here."""
+
+    type: EndpointType
+    url: str  # SageMaker: the InvokeEndpoint URL of the endpoint; API Gateway: the route
+    region: str  # SigV4 signing region
+    method: HttpMethod
+    query_parameter: str  # GET: the parameter carrying the CSV features
+    auth: EndpointAuth
+    api_key: str | None
+    endpoint_name: str | None  # SageMaker only
+    target_variant: str | None  # SageMaker only
+    custom_attributes: str | None  # SageMaker only
+
+    @property
+    def signing_service(self) -> str:
+        return "sagemaker" if self.type == "sagemaker" else "execute-api"
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """The request body and where the predictions are in the answer."""
+
+    content_type: ContentType
+    json_instances_key: str
+    json_response_field: str
+    json_score_field: str
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    size: int  # instances per request
+    max_delay_ms: int  # longest wait to fill a batch
+    capacity: int  # requests in flight per operator instance
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    timeout_ms: int  # per request
+    max_attempts: int
+    backoff_initial_ms: int
+    backoff_max_ms: int
+
+
 @dataclass(frozen=True)
 class InferenceConfig:
     """The async inference stage (group ``inference``)."""
 
-    input: str  # window | record
-    type: str  # sagemaker | apigateway
-    endpoint_name: str | None
-    target_variant: str | None
-    custom_attributes: str | None
-    url: str | None
-    method: str  # GET | POST
-    query_parameter: str
-    auth: str  # none | api_key | iam
-    api_key: str | None
-    content_type: str  # text/csv | application/json
+    input: InferenceInput
+    endpoint: EndpointConfig
+    codec: CodecConfig
+    batching: BatchingConfig
+    retry: RetryConfig
     features: tuple[str, ...]
-    json_instances_key: str
-    json_response_field: str
-    json_score_field: str
     prediction_field: str
     label_field: str | None
-    batch_size: int
-    batch_max_delay_ms: int
-    timeout_ms: int
-    max_attempts: int
-    backoff_initial_ms: int
-    backoff_max_ms: int
-    capacity: int
 
     @cached_property
     def operator_timeout_ms(self) -> int:
         """Upper bound of one record's stay in the stage: every attempt, backoff and batching delay."""
-        backoff = sum(min(self.backoff_initial_ms * 2**i, self.backoff_max_ms) for i in range(self.max_attempts))
+        retry = self.retry
+        backoff = sum(min(retry.backoff_initial_ms * 2**i, retry.backoff_max_ms) for i in range(retry.max_attempts))
         # Splitting a failed batch retries its halves: at most log2(batch) more rounds.
-        rounds = 1 + max(1, self.batch_size).bit_length()
-        return rounds * (self.max_attempts * self.timeout_ms + backoff) + self.batch_max_delay_ms + 1000
+        rounds = 1 + max(1, self.batching.size).bit_length()
+        return rounds * (retry.max_attempts * retry.timeout_ms + backoff) + self.batching.max_delay_ms + 1000
+
+    @property
+    def records_in_flight(self) -> int:
+        """Records one operator instance holds at most: every request in flight full."""
+        return self.batching.capacity * self.batching.size
 
 
 @dataclass(frozen=True)
@@ -231,30 +260,6 @@ class _Group:
         return S3Location(parsed.netloc, parsed.path.strip("/"))
 
 
-def load_property_groups(path: Path) -> dict[str, dict[str, str]]:
-    """Read the service's JSON list of ``{"PropertyGroupId", "PropertyMap"}`` objects."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError("(file)", str(path), f"cannot be read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError("(file)", str(path), f"is not valid JSON: {exc}") from None
-    if not isinstance(document, list):
-        raise ConfigError("(file)", str(path), "must hold a JSON list of property groups")
-    groups: dict[str, dict[str, str]] = {}
-    for entry in document:
-        if not isinstance(entry, dict) or not isinstance(entry.get("PropertyGroupId"), str):
-            raise ConfigError("(file)", str(path), "every entry needs a PropertyGroupId and a PropertyMap")
-        group_id = entry["PropertyGroupId"]
-        property_map = entry.get("PropertyMap", {})
-        if not isinstance(property_map, dict):
-            raise ConfigError(group_id, "PropertyMap", "must be a JSON object of string values")
-        if group_id in groups:
-            raise ConfigError(group_id, "PropertyGroupId", "appears more than once")
-        groups[group_id] = {str(k): str(v) for k, v in property_map.items()}
-    return groups
-
-
 _KNOWN_GROUPS: dict[str, frozenset[str]] = {
     "kinesis.source": frozenset(
         {"stream.arn", "aws.region", "init.position", "init.timestamp", "reader.type", "efo.consumer.name"}
@@ -324,8 +329,11 @@ def build_config(groups: Mapping[str, Mapping[str, str]], environ: Mapping[str, 
     sink_s3 = _sink_s3(group("sink.s3"))
     delivery = _delivery(group("sink.delivery")) if "sink.delivery" in groups else None
     dead_letter = DeadLetterConfig(group("sink.dlq").s3_location("path"))
-    inference = _inference(group("inference"), records, window) if "inference" in groups else None
-    return AppConfig(source, records, window, sink_s3, delivery, dead_letter, _endpoints(environ), inference)
+    endpoints = _endpoints(environ)
+    inference = (
+        _inference(group("inference"), records, window, source.region, endpoints) if "inference" in groups else None
+    )
+    return AppConfig(source, records, window, sink_s3, delivery, dead_letter, endpoints, inference)
 
 
 def _source(g: _Group) -> KinesisSourceConfig:
@@ -445,7 +453,9 @@ def _endpoints(environ: Mapping[str, str]) -> Endpoints:
     )
 
 
-def _inference(g: _Group, records: RecordsConfig, window: WindowConfig) -> InferenceConfig | None:
+def _inference(
+    g: _Group, records: RecordsConfig, window: WindowConfig, region: str, endpoints: Endpoints
+) -> InferenceConfig | None:
     if g.choice("enabled", ("true", "false"), "true") == "false":
         return None
     mode = g.choice("input", ("window", "record"), "window")
@@ -495,32 +505,51 @@ def _inference(g: _Group, records: RecordsConfig, window: WindowConfig) -> Infer
     content_type = g.optional("content.type") or "text/csv"
     if content_type not in ("text/csv", "application/json"):
         raise g.error("content.type", f"must be one of text/csv | application/json, got '{content_type}'")
-    return InferenceConfig(
-        input=mode,
-        type=kind,
+    if kind == "sagemaker":
+        url = sagemaker_invocations_url(endpoint_name or "", region, endpoints.sagemaker_runtime)
+    endpoint = EndpointConfig(
+        type=cast(EndpointType, kind),
+        url=url or "",
+        region=region,
+        method=cast(HttpMethod, method),
+        query_parameter=g.optional("query.parameter") or "features",
+        auth=cast(EndpointAuth, auth),
+        api_key=api_key,
         endpoint_name=endpoint_name,
         target_variant=g.optional("target.variant"),
         custom_attributes=g.optional("custom.attributes"),
-        url=url,
-        method=method,
-        query_parameter=g.optional("query.parameter") or "features",
-        auth=auth,
-        api_key=api_key,
-        content_type=content_type,
-        features=features,
+    )
+    codec = CodecConfig(
+        content_type=cast(ContentType, content_type),
         json_instances_key=g.optional("json.instances.key") or "instances",
         json_response_field=g.optional("json.response.field") or "predictions",
         json_score_field=g.optional("json.score.field") or "score",
-        prediction_field=prediction,
-        label_field=label,
-        batch_size=batch_size,
-        batch_max_delay_ms=g.integer("batch.max.delay.ms", 20, 0),
+    )
+    batching = BatchingConfig(
+        size=batch_size, max_delay_ms=g.integer("batch.max.delay.ms", 20, 0), capacity=g.integer("capacity", 100, 1)
+    )
+    retry = RetryConfig(
         timeout_ms=g.integer("timeout.ms", 2000, 1),
         max_attempts=g.integer("max.attempts", 4, 1),
         backoff_initial_ms=g.integer("backoff.initial.ms", 100, 1),
         backoff_max_ms=g.integer("backoff.max.ms", 2000, 1),
-        capacity=g.integer("capacity", 100, 1),
     )
+    return InferenceConfig(
+        input=cast(InferenceInput, mode),
+        endpoint=endpoint,
+        codec=codec,
+        batching=batching,
+        retry=retry,
+        features=features,
+        prediction_field=prediction,
+        label_field=label,
+    )
+
+
+def sagemaker_invocations_url(endpoint_name: str, region: str, base: str | None = None) -> str:
+    """The InvokeEndpoint URL of ``endpoint_name``: on the regional runtime, or on ``base`` (an override)."""
+    root = (base or f"https://runtime.sagemaker.{region}.amazonaws.com").rstrip("/")
+    return f"{root}/endpoints/{quote(endpoint_name, safe='')}/invocations"
 
 
 def _window_output_names(records: RecordsConfig, window: WindowConfig) -> tuple[str, ...]:

@@ -1,0 +1,132 @@
+"""The one place that reaches past PyFlink's public API into the JVM.
+
+PyFlink's public API wraps most of Flink, but not all that the job needs; each function below
+says which private attribute it relies on and why there is no public way.  A PyFlink upgrade
+that renames one of them breaks ``tests/connectors/test_jvm.py`` rather than the job.
+The project's own Java classes (the connector jar) are reached here too, by one function.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from pyflink.common import Configuration
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.datastream import DataStream
+from pyflink.java_gateway import get_gateway
+from pyflink.table import DataTypes, StreamTableEnvironment, Table
+from pyflink.table.types import _to_java_data_type
+
+__all__ = [
+    "PROJECT_JAVA_PACKAGE",
+    "LoopbackWorkerServers",
+    "initialize_filesystems",
+    "java_configuration",
+    "java_properties",
+    "jvm",
+    "project_class",
+    "set_log_level",
+    "string_deserialization_schema",
+    "string_stream",
+]
+
+# The Java package of the project's connector jar.
+PROJECT_JAVA_PACKAGE = "dev.streamscoring.connectors"
+
+
+def jvm() -> Any:
+    """The JVM view of PyFlink's gateway (starts the JVM on first use)."""
+    return get_gateway().jvm
+
+
+def project_class(name: str) -> Any:
+    """A class of the connector jar by its name below the project package, e.g. ``kinesis.KinesisStreamSource``."""
+    target = jvm()
+    for part in f"{PROJECT_JAVA_PACKAGE}.{name}".split("."):
+        target = getattr(target, part)
+    return target
+
+
+def java_properties(values: Mapping[str, str]) -> Any:
+    """A ``java.util.Properties`` holding ``values``."""
+    properties = jvm().java.util.Properties()
+    for key, value in values.items():
+        properties.setProperty(key, value)
+    return properties
+
+
+def java_configuration(values: Mapping[str, str]) -> Any:
+    """A Java ``org.apache.flink.configuration.Configuration`` holding ``values``."""
+    configuration = jvm().org.apache.flink.configuration.Configuration()
+    for key, value in values.items():
+        configuration.setString(key, value)
+    return configuration
+
+
+def string_deserialization_schema() -> Any:
+    """The Java ``SimpleStringSchema`` for a Java source builder.
+
+    Private: ``_j_deserialization_schema``; PyFlink passes the Java schema only to its own
+    connectors and has no accessor for it.
+    """
+    return SimpleStringSchema()._j_deserialization_schema
+
+
+def string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
+    """A single STRING column table as a DataStream of Java strings, with no Python on the path.
+
+    Private: ``_j_tenv``, ``_j_table`` and ``_to_java_data_type``.  PyFlink's public
+    ``to_data_stream`` yields Rows that a Python sink would unpack in a Python worker; the Java
+    ``toDataStream(table, DataTypes.STRING())`` hands the sinks plain Java strings.
+    """
+    j_stream = t_env._j_tenv.toDataStream(table._j_table, _to_java_data_type(DataTypes.STRING()))
+    return DataStream(j_stream)
+
+
+def initialize_filesystems(configuration: Configuration) -> None:
+    """Hand ``configuration`` to Flink's filesystems (the S3 endpoint of a local run).
+
+    Private: ``_j_configuration``.  A mini cluster does not pass its configuration to the
+    filesystems, and PyFlink has no call that does.
+    """
+    jvm().org.apache.flink.core.fs.FileSystem.initialize(configuration._j_configuration, None)
+
+
+def set_log_level(logger: str, level: str) -> None:
+    """Set a log4j logger's level in this JVM (the mini cluster's task managers log through it)."""
+    log4j = jvm().org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(logger, getattr(log4j.Level, level))
+
+
+class LoopbackWorkerServers:
+    """Stops, on request, the gRPC servers PyFlink starts for in-process Python workers.
+
+    Private: the module ``pyflink.fn_execution.beam.beam_worker_pool_service``.  In a local run
+    every ``execute`` with Python functions starts a new loopback worker server and registers
+    its stop with ``atexit``; at interpreter exit, gRPC cannot start the thread that stop needs
+    and prints "can't create new thread at interpreter shutdown" per server.  :meth:`install`
+    takes those stops over so that :meth:`stop_all` runs them while threads can still start.
+    """
+
+    def __init__(self) -> None:
+        self._stops: list[Any] = []
+
+    def install(self) -> None:
+        from pyflink.fn_execution.beam import beam_worker_pool_service as pool
+
+        owner = self
+
+        class _Atexit:
+            @staticmethod
+            def register(function: Any, *args: Any, **kwargs: Any) -> Any:
+                owner._stops.append(functools.partial(function, *args, **kwargs))
+                return function
+
+        pool.atexit = _Atexit
+
+    def stop_all(self) -> None:
+        stops, self._stops = self._stops, []
+        for stop in stops:
+            stop().wait(5)
