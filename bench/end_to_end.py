@@ -20,9 +20,9 @@ from typing import Any
 from bench.measure import MemorySampler, cpu_by_kind, percentile, running_job_id, vertex_metrics
 from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.demo import DEFAULT_PROPERTIES, inference_properties
-from deploy.local.generator import TripProducer
 from deploy.local.job_process import PROCESS_WORKERS, running_job
 from deploy.local.model_server import ModelServerHandle
+from deploy.local.producer import TripProducer
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, free_port
 
 POLL_INTERVAL_S = 0.25

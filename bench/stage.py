@@ -12,7 +12,8 @@ from typing import Any
 from bench.measure import cpu_by_kind, own_cpu_s, running_job_id
 from deploy.local.job_process import PROCESS_WORKERS, stop_process_group
 from deploy.local.model_server import ModelServerHandle
-from deploy.local.stack import LOCAL_CREDENTIALS, flink_free_environment, free_port, wait_until
+from deploy.local.stack import LOCAL_CREDENTIALS, flink_free_environment, free_port
+from deploy.local.testing import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

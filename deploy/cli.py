@@ -28,7 +28,21 @@ from botocore.exceptions import (
 )
 
 from config import ConfigError
-from deploy import managed_flink as mf
+from deploy.application import (
+    DEFAULT_APPLICATION,
+    DEFAULT_CHECKPOINT_INTERVAL_MS,
+    ApplicationChanges,
+    ApplicationSettings,
+    DeployError,
+    ManagedFlink,
+    code_location,
+    load_properties,
+    log_stream_arn,
+    parallelism,
+    property_groups,
+)
+from deploy.logs import error_lines, parse_log_stream_arn, read_log_lines
+from deploy.upload import UploadProgress, upload_zip
 
 ClientFactory = Callable[[str], Any]
 
@@ -54,8 +68,8 @@ class Context:
     region: str | None
     clients: ClientFactory
 
-    def flink(self) -> mf.ManagedFlink:
-        return mf.ManagedFlink(self.clients("kinesisanalyticsv2"), self.application)
+    def flink(self) -> ManagedFlink:
+        return ManagedFlink(self.clients("kinesisanalyticsv2"), self.application)
 
 
 # --- arguments ---------------------------------------------------------------------------------------
@@ -89,8 +103,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
     parser.add_argument(
         "--application",
-        default=default(mf.DEFAULT_APPLICATION),
-        help=f"application name (default: {mf.DEFAULT_APPLICATION})",
+        default=default(DEFAULT_APPLICATION),
+        help=f"application name (default: {DEFAULT_APPLICATION})",
     )
     parser.add_argument(
         "--endpoint-url",
@@ -124,8 +138,8 @@ def _application_options(parser: argparse.ArgumentParser, required: bool) -> Non
     parser.add_argument(
         "--checkpoint-interval-ms",
         type=_positive,
-        default=mf.DEFAULT_CHECKPOINT_INTERVAL_MS if required else None,
-        help="checkpoint interval" + (f" ({mf.DEFAULT_CHECKPOINT_INTERVAL_MS})" if required else ""),
+        default=DEFAULT_CHECKPOINT_INTERVAL_MS if required else None,
+        help="checkpoint interval" + (f" ({DEFAULT_CHECKPOINT_INTERVAL_MS})" if required else ""),
     )
     parser.add_argument("--log-stream-arn", help="CloudWatch Logs log stream of the application")
 
@@ -181,11 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _upload(args: argparse.Namespace, ctx: Context) -> None:
     path: Path = args.zip
     if not path.is_file():
-        raise mf.DeployError(f"no such file: {path}")
-    key = args.key or f"{mf.DEFAULT_APPLICATION}/{path.name}"
-    progress = mf.UploadProgress(f"upload {path.name}", path.stat().st_size, sys.stderr)
+        raise DeployError(f"no such file: {path}")
+    key = args.key or f"{DEFAULT_APPLICATION}/{path.name}"
+    progress = UploadProgress(f"upload {path.name}", path.stat().st_size, sys.stderr)
     try:
-        location = mf.upload_zip(ctx.clients("s3"), path, args.bucket, key, progress)
+        location = upload_zip(ctx.clients("s3"), path, args.bucket, key, progress)
     except BaseException:
         progress.abort()
         raise
@@ -194,11 +208,11 @@ def _upload(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def _create(args: argparse.Namespace, ctx: Context) -> None:
-    settings = mf.ApplicationSettings(
+    settings = ApplicationSettings(
         bucket=args.bucket,
         key=args.key,
         role_arn=args.role_arn,
-        property_groups=mf.load_properties(args.properties),
+        property_groups=load_properties(args.properties),
         parallelism=args.parallelism,
         parallelism_per_kpu=args.parallelism_per_kpu,
         checkpoint_interval_ms=args.checkpoint_interval_ms,
@@ -212,11 +226,11 @@ def _create(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def _update(args: argparse.Namespace, ctx: Context) -> None:
-    changes = mf.ApplicationChanges(
+    changes = ApplicationChanges(
         bucket=args.bucket,
         key=args.key,
         role_arn=args.role_arn,
-        property_groups=mf.load_properties(args.properties) if args.properties else None,
+        property_groups=load_properties(args.properties) if args.properties else None,
         parallelism=args.parallelism,
         parallelism_per_kpu=args.parallelism_per_kpu,
         checkpoint_interval_ms=args.checkpoint_interval_ms,
@@ -253,11 +267,11 @@ def _status_lines(detail: dict[str, Any], application: str) -> list[tuple[str, s
         ("status", detail["ApplicationStatus"]),
         ("runtime", detail["RuntimeEnvironment"]),
         ("version", str(detail["ApplicationVersionId"])),
-        ("code", mf.code_location(detail) or "-"),
-        ("parallelism", mf.parallelism(detail) or "-"),
-        ("log stream", mf.log_stream_arn(detail) or "-"),
+        ("code", code_location(detail) or "-"),
+        ("parallelism", parallelism(detail) or "-"),
+        ("log stream", log_stream_arn(detail) or "-"),
     ]
-    for index, group in enumerate(mf.property_groups(detail)):
+    for index, group in enumerate(property_groups(detail)):
         values = ", ".join(
             f"{key}={'****' if key in _SECRET_KEYS else value}" for key, value in group["PropertyMap"].items()
         )
@@ -266,15 +280,15 @@ def _status_lines(detail: dict[str, Any], application: str) -> list[tuple[str, s
 
 
 def _logs(args: argparse.Namespace, ctx: Context) -> None:
-    arn = mf.log_stream_arn(ctx.flink().describe())
+    arn = log_stream_arn(ctx.flink().describe())
     if arn is None:
-        raise mf.DeployError(
+        raise DeployError(
             f"application '{ctx.application}' has no CloudWatch log stream; set one with update --log-stream-arn"
         )
     start_ms = int((time.time() - args.since) * 1000)
-    lines = mf.read_log_lines(ctx.clients("logs"), mf.parse_log_stream_arn(arn), start_ms)
+    lines = read_log_lines(ctx.clients("logs"), parse_log_stream_arn(arn), start_ms)
     shown = 0
-    for line in mf.error_lines(lines) if args.errors else lines:
+    for line in error_lines(lines) if args.errors else lines:
         print(line.format())
         shown += 1
     if shown == 0:
@@ -340,7 +354,7 @@ def error_message(error: Exception, ctx: Context) -> str | None:
         return client_error_message(error.__context__, ctx)
     if isinstance(error, ClientError):
         return client_error_message(error, ctx)
-    if isinstance(error, mf.DeployError | ConfigError):
+    if isinstance(error, DeployError | ConfigError):
         return str(error)
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or sign in"
@@ -372,7 +386,7 @@ def aws_clients(region: str | None, endpoint_url: str | None) -> ClientFactory:
 
 
 def _no_clients(service: str) -> Any:
-    raise mf.DeployError(f"no AWS session for {service}")
+    raise DeployError(f"no AWS session for {service}")
 
 
 def _context(args: argparse.Namespace, clients: ClientFactory | None) -> Context:

@@ -2,7 +2,7 @@
 
 Layout of ``dist/stream-scoring-<version>.zip``::
 
-    job/ udfs/ connectors/           the job's Python code (no tests, no caches)
+    config/ job/ udfs/ connectors/   the job's Python code (no tests, no caches)
     lib/stream-scoring-connectors.jar the single shaded jar (connectors and the S3 filesystem)
     python-libs/                     the job's Python dependencies for CPython 3.12 manylinux x86_64
 
@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PYTHON_PACKAGES = ("job", "udfs", "connectors")
+PYTHON_PACKAGES = ("config", "job", "udfs", "connectors")
 JAR_NAME = "stream-scoring-connectors.jar"
 LIBS_DIR = "python-libs"
 # The job's own dependencies, pinned in requirements.txt; apache-flink comes with the service.

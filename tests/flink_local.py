@@ -10,13 +10,16 @@ from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
+from job.runtime import CONNECTOR_JAR
+
 
 class _SecondField(TimestampAssigner):
     def extract_timestamp(self, value, record_timestamp):  # type: ignore[no-untyped-def]
         return value[1]
 
 
-def local_environment() -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+def local_environment(connector_jar: bool = False) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """A parallelism-1 local environment; with ``connector_jar``, the project's jar is loaded too."""
     config = Configuration()
     config.set_string("parallelism.default", "1")
     # A watermark after every record that advances it, so lateness is deterministic.
@@ -25,6 +28,8 @@ def local_environment() -> tuple[StreamExecutionEnvironment, StreamTableEnvironm
     config.set_string("python.client.executable", sys.executable)
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(1)
+    if connector_jar:
+        env.add_jars(CONNECTOR_JAR.resolve().as_uri())
     return env, StreamTableEnvironment.create(env)
 
 

@@ -18,17 +18,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from config import AppConfig, build_config, load_property_groups, write_property_groups
-from deploy.local.generator import TripProducer
 from deploy.local.job_process import running_job
 from deploy.local.model_server import running_model_server
-from deploy.local.stack import (
-    LocalAws,
-    create_resources,
-    delivery_prefix,
-    moto_server,
-    read_lines,
-    read_stream,
-)
+from deploy.local.producer import TripProducer
+from deploy.local.stack import LocalAws, create_resources, delivery_prefix, moto_server
+from deploy.local.testing import read_lines, read_stream
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROPERTIES = Path(__file__).with_name("demo.properties.json")

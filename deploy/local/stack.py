@@ -179,33 +179,3 @@ def _create_stream(kinesis: Any, name: str, shards: int) -> None:
         30,
         f"stream {name} to become ACTIVE",
     )
-
-
-def read_lines(aws: LocalAws, bucket: str, prefix: str) -> tuple[int, list[str]]:
-    """(number of objects, all non-empty lines) under an S3 prefix."""
-    s3 = aws.client("s3")
-    objects = 0
-    lines: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            objects += 1
-            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
-            lines.extend(line for line in body.split("\n") if line)
-    return objects, lines
-
-
-def read_stream(aws: LocalAws, stream_name: str) -> list[bytes]:
-    """Every record of a Kinesis stream from the start of each shard."""
-    kinesis = aws.client("kinesis")
-    records: list[bytes] = []
-    for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            response = kinesis.get_records(ShardIterator=iterator, Limit=10000)
-            records.extend(r["Data"] for r in response["Records"])
-            if not response["Records"] and response.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = response.get("NextShardIterator")
-    return records

@@ -17,9 +17,9 @@ import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
 
+from deploy.application import RUN_OPTIONS_GROUP
 from deploy.cli import main
 from deploy.local.stack import LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LocalAws, free_port
-from deploy.managed_flink import RUN_OPTIONS_GROUP
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

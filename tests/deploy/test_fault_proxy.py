@@ -21,15 +21,8 @@ from botocore.exceptions import ClientError
 
 from deploy.local.fault_proxy import FaultProxy, OperationFaults, OperationStats, fault_proxy, main, parse_faults
 from deploy.local.kinesis_mock import KinesisMock
-from deploy.local.stack import (
-    DELIVERY_ROLE_ARN,
-    LOCAL_ACCOUNT,
-    LOCAL_CREDENTIALS,
-    LocalAws,
-    free_port,
-    moto_server,
-    wait_until,
-)
+from deploy.local.stack import DELIVERY_ROLE_ARN, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LocalAws, free_port, moto_server
+from deploy.local.testing import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -41,8 +41,9 @@ from deploy.local.model_server import (
     main,
     running_model_server,
 )
-from deploy.local.stack import free_port, wait_until
+from deploy.local.stack import free_port
 from deploy.local.taxi import FARE_BASE, FARE_PER_MILE, FARE_PER_MINUTE
+from deploy.local.testing import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL = LinearFareModel.fit()

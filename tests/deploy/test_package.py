@@ -17,8 +17,9 @@ import pytest
 
 from config import build_config, write_property_groups
 from deploy.local.job_process import PROJECT_ROOT, running_job
-from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources, free_port, read_lines, wait_until
+from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources, free_port
 from deploy.local.taxi import COLUMNS, random_trip, workshop_record
+from deploy.local.testing import read_lines, wait_until
 from deploy.package import JAR_NAME, RUN_OPTIONS, build
 
 FLINK_PIN = next(
@@ -50,7 +51,7 @@ def service_like_python() -> str:
 def test_zip_layout(tmp_path: Path) -> None:
     archive = build(PROJECT_ROOT / "build" / "lib" / JAR_NAME, tmp_path)
     names = set(zipfile.ZipFile(archive).namelist())
-    assert {"job/main.py", "udfs/relational.py", "connectors/kinesis.py", f"lib/{JAR_NAME}"} <= names
+    assert {"config/app.py", "job/main.py", "udfs/relational.py", "connectors/kinesis.py", f"lib/{JAR_NAME}"} <= names
     assert any(name.startswith("python-libs/aiohttp/") for name in names)
     assert any(name.startswith("python-libs/botocore/") for name in names)
     assert not any(name.startswith(("python-libs/pyflink", "tests/", "deploy/", ".venv")) for name in names)

@@ -18,8 +18,8 @@ import pytest
 
 from deploy.local.job_process import running_job
 from deploy.local.model_server import Faults, running_model_server
-from deploy.local.stack import LocalAws, free_port, read_lines, wait_until
-from tests.integration.support import json_record_groups, prepare
+from deploy.local.stack import LocalAws, free_port
+from deploy.local.testing import json_record_groups, prepare, read_lines, wait_until
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 POISON = -999.0

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from deploy.local.kinesis_mock import KinesisMock, kinesis_mock_server
-from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, wait_until
+from deploy.local.stack import LOCAL_ACCOUNT, LocalAws
+from deploy.local.testing import wait_until
 
 _LISTEN = "0A"  # TCP state in /proc/net/tcp*
 

@@ -21,15 +21,8 @@ import pytest
 
 from config import AppConfig
 from deploy.local.job_process import running_job
-from deploy.local.stack import (
-    LocalAws,
-    delivery_prefix,
-    free_port,
-    read_lines,
-    read_stream,
-    wait_until,
-)
-from tests.integration.support import json_record_groups, prepare
+from deploy.local.stack import LocalAws, delivery_prefix, free_port
+from deploy.local.testing import json_record_groups, prepare, read_lines, read_stream, wait_until
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SECOND = 1000

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +26,14 @@ from typing import Any
 
 import pytest
 
-from config import AppConfig, S3Location
+from config import AppConfig
 from deploy.local.demo import inference_properties
-from deploy.local.generator import RecordProducer
 from deploy.local.job_process import PROCESS_WORKERS, job_id, rest_json, running_job
 from deploy.local.model_server import Faults, LinearFareModel, ModelServerHandle, running_model_server
-from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, delivery_prefix, read_stream, wait_until
+from deploy.local.producer import RecordProducer
+from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, delivery_prefix
 from deploy.local.taxi import COLUMNS, random_trip
-from tests.integration.support import Groups, prepare
+from deploy.local.testing import Groups, S3Lines, prepare, read_stream, settled, wait_until
 from tests.reliability.conftest import CaseFigures
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -134,24 +134,6 @@ def id_record_groups(name: str, inference_mode: str | None = None, delivery: boo
         # The URL only matters to API Gateway endpoints; SageMaker's comes from the environment.
         groups["inference"] = inference_properties("sagemaker", inference_mode, "http://unused")
     return groups
-
-
-class S3Lines:
-    """The JSON lines under an S3 prefix; a committed object never changes, so each is read once."""
-
-    def __init__(self, aws: LocalAws, location: S3Location, prefix: str | None = None) -> None:
-        self._s3 = aws.client("s3")
-        self._bucket = location.bucket
-        self._prefix = location.key_prefix if prefix is None else prefix
-        self._objects: dict[str, list[dict[str, Any]]] = {}
-
-    def read(self) -> list[dict[str, Any]]:
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=self._prefix):
-            for item in page.get("Contents", []):
-                if item["Key"] not in self._objects:
-                    body = self._s3.get_object(Bucket=self._bucket, Key=item["Key"])["Body"].read().decode()
-                    self._objects[item["Key"]] = [json.loads(line) for line in body.split("\n") if line]
-        return [row for rows in self._objects.values() for row in rows]
 
 
 @dataclass
@@ -293,15 +275,6 @@ def _window_count(payload: str) -> int:
     if isinstance(document, dict) and "window_id" in document and "count" in document:
         return int(document["count"])
     return 1
-
-
-def settled(condition: Callable[[], Any], timeout_s: float, what: str) -> bool:
-    """Wait for ``condition`` like ``wait_until``, but return False on timeout: the case then counts what is missing."""
-    try:
-        wait_until(condition, timeout_s, what)
-    except TimeoutError:
-        return False
-    return True
 
 
 def wait_for_accounting(outputs: CaseOutputs, records: IdRecords, expected: int, timeout_s: float) -> Accounting:

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from deploy.local.stack import LocalAws, free_port, wait_until
+from deploy.local.stack import LocalAws, free_port
+from deploy.local.testing import settled, wait_until
 from tests.reliability.conftest import CaseFigures
 from tests.reliability.support import (
     case_run,
@@ -30,7 +31,6 @@ from tests.reliability.support import (
     last_failure,
     python_worker_pids,
     restored_checkpoint,
-    settled,
     wait_for_accounting,
     wait_for_checkpoint,
     wait_for_restarts,

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from deploy.local.model_server import Faults
-from deploy.local.stack import LocalAws, free_port, wait_until
+from deploy.local.stack import LocalAws, free_port
+from deploy.local.testing import wait_until
 from tests.reliability.conftest import CaseFigures
 from tests.reliability.support import case_run, job_health, wait_for_accounting, wait_for_checkpoint
 

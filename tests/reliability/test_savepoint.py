@@ -19,13 +19,13 @@ from urllib.parse import urlparse
 import pytest
 
 from deploy.local.job_process import stop_with_savepoint
-from deploy.local.stack import LocalAws, free_port, wait_until
+from deploy.local.stack import LocalAws, free_port
+from deploy.local.testing import settled, wait_until
 from tests.reliability.conftest import CaseFigures
 from tests.reliability.support import (
     case_run,
     job_health,
     restored_checkpoint,
-    settled,
     wait_for_accounting,
     wait_for_checkpoint,
 )

@@ -51,9 +51,9 @@ from pyflink.common import Row
 from config import ConfigError, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import PROJECT_ROOT, running_job
 from deploy.local.model_server import Faults, ModelServer, ModelServerHandle, running_model_server
-from deploy.local.stack import LOCAL_CREDENTIALS, LocalAws, free_port, read_lines, wait_until
+from deploy.local.stack import LOCAL_CREDENTIALS, LocalAws, free_port
+from deploy.local.testing import json_record_groups, prepare, read_lines, wait_until
 from deploy.package import JAR_NAME, PYTHON_PACKAGES, build, project_version
-from tests.integration.support import json_record_groups, prepare
 from tests.reliability.conftest import CaseFigures
 from udfs.inference.flink import WindowScoringFunction
 

@@ -1,20 +1,16 @@
-"""The Managed Service for Apache Flink API as the deploy CLI uses it.
+"""The Managed Service for Apache Flink application as the deploy CLI manages it.
 
 Request builders are plain functions of their inputs; :class:`ManagedFlink` sends them with a
-``kinesisanalyticsv2`` client it is given, so tests can hand it a stubbed client.  The S3
-upload and the CloudWatch Logs reader live here too, each taking its client as an argument.
+``kinesisanalyticsv2`` client it is given, so tests can hand it a stubbed client.  The
+functions at the end read an application's description.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from config import build_config, load_property_groups
 
@@ -32,26 +28,9 @@ RUN_OPTIONS = {
     "pyFiles": "python-libs/",
 }
 
-_LOG_STREAM_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:logs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"log-group:(?P<group>[^:]+):log-stream:(?P<stream>[^:*]+)$"
-)
-# Log text that marks a failure worth reading; the first is how PyFlink reports a job that
-# could not start, the last how this job reports a bad runtime property.
-ERROR_MARKERS = (
-    "ERROR",
-    "Exception",
-    "Traceback",
-    "Run python process failed",
-    "configuration error in property group",
-)
-
 
 class DeployError(Exception):
     """A problem the CLI reports as one line, found before or between API calls."""
-
-
-# --- runtime properties ----------------------------------------------------------------------------
 
 
 def service_property_groups(groups: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
@@ -67,9 +46,6 @@ def load_properties(path: Path) -> list[dict[str, Any]]:
     groups = load_property_groups(path)
     build_config(groups, {})
     return service_property_groups(groups)
-
-
-# --- requests --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -208,9 +184,6 @@ def start_request(name: str, restore: bool, allow_non_restored_state: bool) -> d
     return {"ApplicationName": name, "RunConfiguration": run}
 
 
-# --- the application -------------------------------------------------------------------------------
-
-
 class ManagedFlink:
     """One application, through a ``kinesisanalyticsv2`` client."""
 
@@ -279,9 +252,6 @@ class ManagedFlink:
         return url
 
 
-# --- describing --------------------------------------------------------------------------------------
-
-
 def code_location(detail: Mapping[str, Any]) -> str | None:
     """The application's code as ``s3://bucket/key``, if it is a zip in S3."""
     configuration = detail.get("ApplicationConfigurationDescription") or {}
@@ -314,132 +284,3 @@ def parallelism(detail: Mapping[str, Any]) -> str | None:
         return None
     scaling = "on" if described.get("AutoScalingEnabled") else "off"
     return f"{described.get('Parallelism')} (per KPU {described.get('ParallelismPerKPU')}, auto scaling {scaling})"
-
-
-# --- S3 ----------------------------------------------------------------------------------------------
-
-
-class UploadProgress:
-    """A one-line progress bar for ``upload_file``'s ``Callback`` (called from transfer threads)."""
-
-    WIDTH = 30
-    MB = 1024 * 1024
-
-    def __init__(self, label: str, total: int, stream: IO[str]) -> None:
-        self.label = label
-        self.total = total
-        self.stream = stream
-        self.done = 0
-        self._shown = -1
-        self._lock = threading.Lock()
-
-    def __call__(self, transferred: int) -> None:
-        with self._lock:
-            self.done = max(0, min(self.total, self.done + transferred))
-            percent = self._percent()
-            if percent != self._shown:
-                self._draw(percent)
-
-    def finish(self) -> None:
-        with self._lock:
-            self.done = self.total
-            self._draw(100)
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def abort(self) -> None:
-        """End a drawn line, so that what follows starts on its own."""
-        with self._lock:
-            if self._shown >= 0:
-                self.stream.write("\n")
-                self.stream.flush()
-
-    def _percent(self) -> int:
-        return 100 if self.total == 0 else self.done * 100 // self.total
-
-    def _draw(self, percent: int) -> None:
-        self._shown = percent
-        filled = self.WIDTH * percent // 100
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        line = f"\r{self.label} [{bar}] {percent:3d}% {self.done / self.MB:.1f}/{self.total / self.MB:.1f} MB"
-        self.stream.write(line)
-        self.stream.flush()
-
-
-def upload_zip(s3: Any, path: Path, bucket: str, key: str, progress: Callable[[int], None]) -> str:
-    """Upload ``path`` to ``s3://bucket/key`` and return that location."""
-    s3.upload_file(str(path), bucket, key, Callback=progress)
-    return f"s3://{bucket}/{key}"
-
-
-# --- CloudWatch Logs ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogStream:
-    region: str
-    group: str
-    stream: str
-
-
-@dataclass(frozen=True)
-class LogLine:
-    timestamp_ms: int
-    level: str | None
-    text: str
-
-    def format(self) -> str:
-        moment = datetime.fromtimestamp(self.timestamp_ms / 1000, UTC).isoformat(timespec="milliseconds")
-        stamp = moment.replace("+00:00", "Z")
-        return f"{stamp} {self.level} {self.text}" if self.level else f"{stamp} {self.text}"
-
-
-def parse_log_stream_arn(arn: str) -> LogStream:
-    match = _LOG_STREAM_ARN.match(arn)
-    if not match:
-        raise DeployError(f"'{arn}' is not a CloudWatch Logs log stream ARN")
-    return LogStream(match["region"], match["group"], match["stream"])
-
-
-def parse_log_event(event: Mapping[str, Any]) -> LogLine:
-    """One event; the service writes JSON objects with ``message`` and ``messageType``."""
-    raw = str(event.get("message", "")).rstrip("\n")
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        document = None
-    if isinstance(document, dict) and "message" in document:
-        level = document.get("messageType")
-        return LogLine(int(event["timestamp"]), str(level) if level else None, str(document["message"]).rstrip("\n"))
-    return LogLine(int(event["timestamp"]), None, raw)
-
-
-def read_log_lines(logs: Any, stream: LogStream, start_ms: int) -> Iterator[LogLine]:
-    """Every event of the stream since ``start_ms``, oldest first."""
-    pages = logs.get_paginator("filter_log_events").paginate(
-        logGroupName=stream.group, logStreamNames=[stream.stream], startTime=start_ms
-    )
-    for page in pages:
-        for event in page.get("events", []):
-            yield parse_log_event(event)
-
-
-def is_error(line: LogLine) -> bool:
-    return line.level == "ERROR" or any(marker in line.text for marker in ERROR_MARKERS)
-
-
-def error_lines(lines: Iterable[LogLine]) -> Iterator[LogLine]:
-    """The failing lines, with the whole of a Python traceback logged one line per event.
-
-    PyFlink passes the Python process's output on line by line: after ``Traceback (most recent
-    call last):`` come indented frames and then the exception line, which alone would not match.
-    """
-    in_traceback = False
-    for line in lines:
-        if in_traceback:
-            yield line
-            in_traceback = line.text[:1].isspace() or not line.text
-            continue
-        if is_error(line):
-            yield line
-            in_traceback = line.text.rstrip().endswith("Traceback (most recent call last):")
