@@ -31,7 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-interval-ms", type=int, default=5000, help="local checkpoint interval")
     parser.add_argument("--parallelism", type=int, default=1, help="local parallelism")
     parser.add_argument("--checkpoint-dir", type=Path, help="local checkpoint directory")
-    parser.add_argument("--from-savepoint", type=Path, help="resume a local run from this savepoint")
+    parser.add_argument(
+        "--from-savepoint", help="resume a local run from this savepoint: a path or a URI such as file:/..."
+    )
     parser.add_argument(
         "--generator-rate",
         type=float,

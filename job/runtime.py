@@ -10,6 +10,7 @@ emulator.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,10 @@ PYTHON_LIBS = PROJECT_ROOT / "python-libs"
 WORKER_ENVIRONMENT_LOGGER = "org.apache.beam.runners.fnexecution.control.DefaultJobBundleFactory"
 
 
+# A URI scheme of two letters or more (one letter would be a drive, not a scheme).
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
 @dataclass(frozen=True)
 class LocalOptions:
     """Settings of a local run that the service owns in production."""
@@ -43,8 +48,9 @@ class LocalOptions:
     checkpoint_interval_ms: int = 5000
     parallelism: int = 1
     checkpoint_dir: Path | None = None
-    # Resume from this savepoint or retained checkpoint (the service restores from a snapshot).
-    restore_from: Path | None = None
+    # Resume from this savepoint or retained checkpoint (the service restores from a snapshot):
+    # a path, or a URI as Flink's REST API reports it (``file:/...``).
+    restore_from: str | None = None
     connector_jar: Path = CONNECTOR_JAR
 
 
@@ -103,7 +109,7 @@ def local_environment(
     if options.checkpoint_dir is not None:
         flink.set_string("execution.checkpointing.dir", options.checkpoint_dir.resolve().as_uri())
     if options.restore_from is not None:
-        flink.set_string("execution.state-recovery.path", options.restore_from.resolve().as_uri())
+        flink.set_string("execution.state-recovery.path", savepoint_uri(options.restore_from))
     flink.set_string("python.executable", sys.executable)
     flink.set_string("python.client.executable", sys.executable)
     if config.endpoints.s3:
@@ -120,6 +126,13 @@ def local_environment(
     # credentials included; the mini cluster's task managers log through this JVM.
     set_log_level(WORKER_ENVIRONMENT_LOGGER, "WARN")
     return env, StreamTableEnvironment.create(env)
+
+
+def savepoint_uri(location: str) -> str:
+    """The URI Flink restores from: a URI as given (``file:/...``, ``s3://...``), a path made absolute."""
+    if _URI_SCHEME.match(location):
+        return location
+    return Path(location).resolve().as_uri()
 
 
 def _append_env(name: str, value: str, separator: str) -> None:
