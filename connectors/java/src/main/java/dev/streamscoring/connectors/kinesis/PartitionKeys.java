@@ -85,6 +85,9 @@ final class PartitionKeys implements Serializable {
             while (found < fields.length && parser.nextToken() == JsonToken.FIELD_NAME) {
                 int index = indexOf(parser.currentName());
                 JsonToken token = parser.nextToken();
+                if (token == null) {
+                    return null;
+                }
                 if (index >= 0 && values[index] == null) {
                     values[index] = text(parser, token);
                     found++;
