@@ -6,8 +6,8 @@ import org.apache.flink.metrics.groups.SinkWriterMetricGroup;
 /**
  * Counts the records a sink writer's requests failed to write, whether they are sent again or fail
  * the job: Flink's standard {@code numRecordsOutErrors} (the runtime reports the same counter as
- * {@code numRecordsSendErrors}), plus {@value #RETRIED_RECORDS} for those queued to be sent again. A
- * record that fails three times counts three times in both.
+ * {@code numRecordsSendErrors}), plus {@value #RETRIED_RECORDS} for those queued to be sent
+ * again. A record that fails three times counts three times in both.
  */
 public final class SinkFailureMetrics {
 

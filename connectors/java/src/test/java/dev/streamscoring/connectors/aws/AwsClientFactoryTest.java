@@ -89,7 +89,8 @@ class AwsClientFactoryTest {
                         AwsCredentialSettings.ROLE_ARN, ROLE,
                         AwsCredentialSettings.ROLE_EXTERNAL_ID, "partner-7:scoring",
                         AwsCredentialSettings.ROLE_SESSION_NAME, "job.42@eu",
-                        AwsCredentialSettings.ROLE_STS_ENDPOINT, "https://sts.eu-west-1.amazonaws.com"));
+                        AwsCredentialSettings.ROLE_STS_ENDPOINT,
+                                "https://sts.eu-west-1.amazonaws.com"));
         AwsClientFactory.checkedCopy(properties, "FirehoseSink");
         try (FirehoseAsyncClient client = AwsClientFactory.createFirehoseAsyncClient(properties)) {
             AssumedRoleCredentials role =
@@ -112,7 +113,8 @@ class AwsClientFactoryTest {
     @Test
     void closingTheClientClosesTheAssumedRole() {
         KinesisClient client =
-                AwsClientFactory.createKinesisClient(settings(AwsCredentialSettings.ROLE_ARN, ROLE));
+                AwsClientFactory.createKinesisClient(
+                        settings(AwsCredentialSettings.ROLE_ARN, ROLE));
         AssumedRoleCredentials role =
                 (AssumedRoleCredentials) client.serviceClientConfiguration().credentialsProvider();
         assertFalse(role.isClosed());
@@ -169,7 +171,9 @@ class AwsClientFactoryTest {
                                                 AwsCredentialSettings.ROLE_ARN, ROLE,
                                                 AwsCredentialSettings.ROLE_SESSION_NAME, name),
                                         "x"));
-        assertTrue(error.getMessage().contains("'" + AwsCredentialSettings.ROLE_SESSION_NAME + "'"));
+        assertTrue(
+                error.getMessage().contains("'" + AwsCredentialSettings.ROLE_SESSION_NAME + "'"),
+                error.getMessage());
     }
 
     @Test

@@ -103,7 +103,8 @@ class FirehoseSinkWriterTest {
     @Test
     void networkFailureRetriesTheWholeBatchAndCountsIt() throws Exception {
         firehose.fail(
-                SdkClientException.create("Unable to execute HTTP request", new IOException("reset")));
+                SdkClientException.create(
+                        "Unable to execute HTTP request", new IOException("reset")));
         RecordingResultHandler.Outcome<Record> outcome = submit();
         assertEquals(RECORDS, outcome.retried);
         assertEquals(4, context.count("numRecordsOutErrors"));

@@ -36,7 +36,8 @@ class PartitionKeysTest {
                 key(
                         VENDOR_WINDOW,
                         "{\"window_start\":\"2024-01-31T12:00:00Z\",\"trips\":3,"
-                                + "\"vendor_id\":\"1\",\"window_end\":\"2024-01-31T12:01:00Z\"}\n"));
+                                + "\"vendor_id\":\"1\","
+                                + "\"window_end\":\"2024-01-31T12:01:00Z\"}\n"));
     }
 
     @Test
@@ -55,7 +56,8 @@ class PartitionKeysTest {
                 key(
                         VENDOR_WINDOW,
                         "{\"note\":\"\\\"vendor_id\\\":\\\"decoy\\\"\","
-                                + "\"meta\":{\"vendor_id\":\"nested\",\"list\":[{\"vendor_id\":2}]},"
+                                + "\"meta\":{\"vendor_id\":\"nested\","
+                                + "\"list\":[{\"vendor_id\":2}]},"
                                 + "\"vendor_id\":\"7\",\"window_start\":\"w\"}"));
     }
 
@@ -90,7 +92,8 @@ class PartitionKeysTest {
     @Test
     void keysOverTheLimitKeepAPrefixAndTheHashOfTheWholeKey() throws Exception {
         String vendor = repeat('v', 300);
-        String key = key(VENDOR_WINDOW, "{\"vendor_id\":\"" + vendor + "\",\"window_start\":\"w\"}");
+        String key =
+                key(VENDOR_WINDOW, "{\"vendor_id\":\"" + vendor + "\",\"window_start\":\"w\"}");
         assertEquals(256, key.length());
         assertEquals(repeat('v', 223) + "#" + md5Hex(vendor + "|w"), key);
         assertNotEquals(
