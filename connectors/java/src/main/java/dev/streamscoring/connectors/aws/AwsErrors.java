@@ -92,16 +92,19 @@ public final class AwsErrors {
     /**
      * Completes a sink request whose call failed as a whole: retries all entries after a backoff on
      * a transient error, otherwise fails the writer (and so the job) with a message naming the
-     * target.
+     * target. Either way the entries count as failed.
      */
     public static <E> void handleFailedRequest(
             String target,
             Throwable error,
             List<E> entries,
             ResultHandler<E> handler,
-            RetryBackoff backoff) {
+            RetryBackoff backoff,
+            SinkFailureMetrics metrics) {
         Throwable cause = unwrap(error);
+        metrics.failed(entries.size());
         if (isRetryable(cause)) {
+            metrics.retrying(entries.size());
             LOG.warn(
                     "Request with {} records to {} failed with a transient error ({}: {});"
                             + " retrying",

@@ -34,8 +34,9 @@ import java.util.Properties;
  *     .build();
  * }</pre>
  *
- * <p>Client properties: {@code aws.region} (required) and {@code aws.endpoint} (optional endpoint
- * URL). Records are sent as serialized, without added delimiters. Batching defaults follow the
+ * <p>Client properties: {@code aws.region} (required), {@code aws.endpoint} (optional endpoint
+ * URL) and the credential keys of {@link dev.streamscoring.connectors.aws.AwsCredentialSettings}.
+ * Records are sent as serialized, without added delimiters. Batching defaults follow the
  * PutRecordBatch limits: 500 records, 4 MiB per call, 1000 KiB per record.
  */
 public final class FirehoseSink<T> extends AsyncSinkBase<T, Record> {
@@ -113,7 +114,11 @@ public final class FirehoseSink<T> extends AsyncSinkBase<T, Record> {
             return this;
         }
 
-        /** Client properties: {@code aws.region} (required), {@code aws.endpoint} (optional). */
+        /**
+         * Client properties: {@code aws.region} (required), {@code aws.endpoint} (optional) and
+         * the optional credential keys of {@link
+         * dev.streamscoring.connectors.aws.AwsCredentialSettings}.
+         */
         public Builder<T> setFirehoseClientProperties(Properties firehoseClientProperties) {
             this.firehoseClientProperties = firehoseClientProperties;
             return this;

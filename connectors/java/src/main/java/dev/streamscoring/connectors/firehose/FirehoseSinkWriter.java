@@ -3,6 +3,7 @@ package dev.streamscoring.connectors.firehose;
 import dev.streamscoring.connectors.aws.AwsClientFactory;
 import dev.streamscoring.connectors.aws.AwsErrors;
 import dev.streamscoring.connectors.aws.RetryBackoff;
+import dev.streamscoring.connectors.aws.SinkFailureMetrics;
 
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.base.sink.writer.AsyncSinkWriter;
@@ -27,7 +28,8 @@ import java.util.List;
 import java.util.Properties;
 
 /**
- * Sends batches of buffered records with PutRecordBatch; retries exactly the records that failed.
+ * Sends batches of buffered records with PutRecordBatch; retries exactly the records that failed
+ * and counts them in {@link SinkFailureMetrics}.
  */
 final class FirehoseSinkWriter<T> extends AsyncSinkWriter<T, Record> {
 
@@ -37,6 +39,7 @@ final class FirehoseSinkWriter<T> extends AsyncSinkWriter<T, Record> {
     private final String deliveryStreamName;
     private final String target;
     private final RetryBackoff backoff;
+    private final SinkFailureMetrics failures;
 
     FirehoseSinkWriter(
             ElementConverter<T, Record> elementConverter,
@@ -45,6 +48,23 @@ final class FirehoseSinkWriter<T> extends AsyncSinkWriter<T, Record> {
             Collection<BufferedRequestState<Record>> states,
             String deliveryStreamName,
             Properties clientProperties) {
+        this(
+                elementConverter,
+                context,
+                configuration,
+                states,
+                deliveryStreamName,
+                AwsClientFactory.createFirehoseAsyncClient(clientProperties));
+    }
+
+    /** Writes with {@code client}, which it closes. */
+    FirehoseSinkWriter(
+            ElementConverter<T, Record> elementConverter,
+            WriterInitContext context,
+            AsyncSinkWriterConfiguration configuration,
+            Collection<BufferedRequestState<Record>> states,
+            String deliveryStreamName,
+            FirehoseAsyncClient client) {
         super(
                 elementConverter,
                 context,
@@ -54,8 +74,9 @@ final class FirehoseSinkWriter<T> extends AsyncSinkWriter<T, Record> {
                 new DequeRequestBuffer<>());
         this.deliveryStreamName = deliveryStreamName;
         this.target = "Firehose delivery stream " + deliveryStreamName;
-        this.client = AwsClientFactory.createFirehoseAsyncClient(clientProperties);
+        this.client = client;
         this.backoff = new RetryBackoff("firehose-sink-retry");
+        this.failures = new SinkFailureMetrics(context.metricGroup());
     }
 
     @Override
@@ -70,10 +91,12 @@ final class FirehoseSinkWriter<T> extends AsyncSinkWriter<T, Record> {
                         (response, error) -> {
                             if (error != null) {
                                 AwsErrors.handleFailedRequest(
-                                        target, error, entries, resultHandler, backoff);
+                                        target, error, entries, resultHandler, backoff, failures);
                             } else if (response.failedPutCount() != null
                                     && response.failedPutCount() > 0) {
                                 List<Record> failed = failedEntries(entries, response);
+                                failures.failed(failed.size());
+                                failures.retrying(failed.size());
                                 backoff.retryLater(() -> resultHandler.retryForEntries(failed));
                             } else {
                                 backoff.onSuccess();

@@ -13,9 +13,12 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
 
 import software.amazon.awssdk.services.kinesis.model.PutRecordsRequestEntry;
 
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.Properties;
+import java.util.Set;
 
 /**
  * Flink sink writing elements to a Kinesis data stream with PutRecords, at least once: buffered
@@ -31,12 +34,18 @@ import java.util.Properties;
  *     .setStreamArn("arn:aws:kinesis:us-east-1:123456789012:stream/out")
  *     .setKinesisClientProperties(props)
  *     .setSerializationSchema(new SimpleStringSchema())
+ *     .setPartitionKeyFields("vendor_id")
  *     .build();
  * }</pre>
  *
- * <p>Client properties: {@code aws.region} (required) and {@code aws.endpoint} (optional endpoint
- * URL). The partition key is the hex MD5 of the serialized record. Batching defaults follow the
- * PutRecords limits: 500 records, 5 MiB per call, 1 MiB per record (data plus partition key).
+ * <p>Client properties: {@code aws.region} (required), {@code aws.endpoint} (optional endpoint
+ * URL) and the credential keys of {@link dev.streamscoring.connectors.aws.AwsCredentialSettings}.
+ * The partition key is made of the record's key fields when they are set (see {@link
+ * PartitionKeys}), so that one key's records share a shard, else the hex MD5 of the serialized
+ * record. Shard order is arrival order, but a record retried after a partial failure, or sent
+ * while other requests are in flight, may overtake or trail records of its key. Batching defaults
+ * follow the PutRecords limits: 500 records, 5 MiB per call, 1 MiB per record (data plus partition
+ * key).
  */
 public final class KinesisStreamSink<T> extends AsyncSinkBase<T, PutRecordsRequestEntry> {
 
@@ -113,6 +122,7 @@ public final class KinesisStreamSink<T> extends AsyncSinkBase<T, PutRecordsReque
         private String streamArn;
         private Properties kinesisClientProperties;
         private SerializationSchema<T> serializationSchema;
+        private String[] partitionKeyFields = new String[0];
 
         private Builder() {}
 
@@ -126,7 +136,11 @@ public final class KinesisStreamSink<T> extends AsyncSinkBase<T, PutRecordsReque
             return this;
         }
 
-        /** Client properties: {@code aws.region} (required), {@code aws.endpoint} (optional). */
+        /**
+         * Client properties: {@code aws.region} (required), {@code aws.endpoint} (optional) and
+         * the optional credential keys of {@link
+         * dev.streamscoring.connectors.aws.AwsCredentialSettings}.
+         */
         public Builder<T> setKinesisClientProperties(Properties kinesisClientProperties) {
             this.kinesisClientProperties = kinesisClientProperties;
             return this;
@@ -134,6 +148,15 @@ public final class KinesisStreamSink<T> extends AsyncSinkBase<T, PutRecordsReque
 
         public Builder<T> setSerializationSchema(SerializationSchema<T> serializationSchema) {
             this.serializationSchema = serializationSchema;
+            return this;
+        }
+
+        /**
+         * Top-level fields of the serialized JSON records whose values, joined by {@code '|'},
+         * make the partition key; none (the default) keys records by the MD5 of their payload.
+         */
+        public Builder<T> setPartitionKeyFields(String... fields) {
+            this.partitionKeyFields = fields == null ? new String[0] : fields.clone();
             return this;
         }
 
@@ -149,6 +172,15 @@ public final class KinesisStreamSink<T> extends AsyncSinkBase<T, PutRecordsReque
                 throw new IllegalArgumentException(
                         "KinesisStreamSink: a serialization schema must be set");
             }
+            Set<String> distinctFields = new HashSet<>();
+            for (String field : partitionKeyFields) {
+                if (field == null || field.isEmpty() || !distinctFields.add(field)) {
+                    throw new IllegalArgumentException(
+                            "KinesisStreamSink: partition key fields must be distinct non-empty"
+                                    + " names, got "
+                                    + Arrays.toString(partitionKeyFields));
+                }
+            }
             SinkSettings settings =
                     SinkSettings.resolve(
                             "KinesisStreamSink",
@@ -162,7 +194,8 @@ public final class KinesisStreamSink<T> extends AsyncSinkBase<T, PutRecordsReque
                             MAX_BATCH_SIZE_IN_BYTES,
                             MAX_RECORD_SIZE_IN_BYTES);
             return new KinesisStreamSink<>(
-                    new KinesisStreamElementConverter<>(serializationSchema),
+                    new KinesisStreamElementConverter<>(
+                            serializationSchema, new PartitionKeys(partitionKeyFields)),
                     settings,
                     hasName ? streamName : null,
                     hasArn ? streamArn : null,

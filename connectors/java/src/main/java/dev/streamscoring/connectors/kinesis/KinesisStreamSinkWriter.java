@@ -3,6 +3,7 @@ package dev.streamscoring.connectors.kinesis;
 import dev.streamscoring.connectors.aws.AwsClientFactory;
 import dev.streamscoring.connectors.aws.AwsErrors;
 import dev.streamscoring.connectors.aws.RetryBackoff;
+import dev.streamscoring.connectors.aws.SinkFailureMetrics;
 
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.base.sink.writer.AsyncSinkWriter;
@@ -21,12 +22,16 @@ import software.amazon.awssdk.services.kinesis.model.PutRecordsRequestEntry;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsResultEntry;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Properties;
 
-/** Sends batches of buffered entries with PutRecords; retries exactly the records that failed. */
+/**
+ * Sends batches of buffered entries with PutRecords; retries exactly the records that failed and
+ * counts them in {@link SinkFailureMetrics}.
+ */
 final class KinesisStreamSinkWriter<T> extends AsyncSinkWriter<T, PutRecordsRequestEntry> {
 
     private static final Logger LOG = LoggerFactory.getLogger(KinesisStreamSinkWriter.class);
@@ -36,6 +41,7 @@ final class KinesisStreamSinkWriter<T> extends AsyncSinkWriter<T, PutRecordsRequ
     private final String streamArn;
     private final String target;
     private final RetryBackoff backoff;
+    private final SinkFailureMetrics failures;
 
     KinesisStreamSinkWriter(
             ElementConverter<T, PutRecordsRequestEntry> elementConverter,
@@ -45,6 +51,25 @@ final class KinesisStreamSinkWriter<T> extends AsyncSinkWriter<T, PutRecordsRequ
             String streamName,
             String streamArn,
             Properties clientProperties) {
+        this(
+                elementConverter,
+                context,
+                configuration,
+                states,
+                streamName,
+                streamArn,
+                AwsClientFactory.createKinesisAsyncClient(clientProperties));
+    }
+
+    /** Writes with {@code client}, which it closes. */
+    KinesisStreamSinkWriter(
+            ElementConverter<T, PutRecordsRequestEntry> elementConverter,
+            WriterInitContext context,
+            AsyncSinkWriterConfiguration configuration,
+            Collection<BufferedRequestState<PutRecordsRequestEntry>> states,
+            String streamName,
+            String streamArn,
+            KinesisAsyncClient client) {
         super(
                 elementConverter,
                 context,
@@ -55,8 +80,9 @@ final class KinesisStreamSinkWriter<T> extends AsyncSinkWriter<T, PutRecordsRequ
         this.streamName = streamName;
         this.streamArn = streamArn;
         this.target = "Kinesis stream " + (streamArn != null ? streamArn : streamName);
-        this.client = AwsClientFactory.createKinesisAsyncClient(clientProperties);
+        this.client = client;
         this.backoff = new RetryBackoff("kinesis-sink-retry");
+        this.failures = new SinkFailureMetrics(context.metricGroup());
     }
 
     @Override
@@ -74,11 +100,13 @@ final class KinesisStreamSinkWriter<T> extends AsyncSinkWriter<T, PutRecordsRequ
                         (response, error) -> {
                             if (error != null) {
                                 AwsErrors.handleFailedRequest(
-                                        target, error, entries, resultHandler, backoff);
+                                        target, error, entries, resultHandler, backoff, failures);
                             } else if (response.failedRecordCount() != null
                                     && response.failedRecordCount() > 0) {
                                 List<PutRecordsRequestEntry> failed =
                                         failedEntries(entries, response);
+                                failures.failed(failed.size());
+                                failures.retrying(failed.size());
                                 backoff.retryLater(() -> resultHandler.retryForEntries(failed));
                             } else {
                                 backoff.onSuccess();
@@ -119,7 +147,10 @@ final class KinesisStreamSinkWriter<T> extends AsyncSinkWriter<T, PutRecordsRequ
 
     @Override
     protected long getSizeInBytes(PutRecordsRequestEntry entry) {
-        return entry.data().asByteArrayUnsafe().length + entry.partitionKey().length();
+        // PutRecords limits count the partition key's UTF-8 bytes, which a non-ASCII key exceeds
+        // its length in characters by.
+        return entry.data().asByteArrayUnsafe().length
+                + entry.partitionKey().getBytes(StandardCharsets.UTF_8).length;
     }
 
     @Override
