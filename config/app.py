@@ -27,6 +27,18 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
+_CREDENTIAL_KEYS = frozenset(
+    {
+        "aws.credentials.provider.role.arn",
+        "aws.credentials.provider.role.externalId",
+        "aws.credentials.provider.role.sessionName",
+    }
+)
+_ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+
+
 # Column names the window output writes itself; a key field may not take one of them.
 RESERVED_OUTPUT_NAMES = frozenset({"window_start", "window_end", "window_id", "count"})
 # Per aggregated field, the window output has <field>_<suffix> for each of these.
@@ -49,6 +61,26 @@ class S3Location:
 
 
 @dataclass(frozen=True)
+class AwsCredentials:
+    """Credentials of a connector's AWS clients: the default chain, or a role assumed through STS."""
+
+    role_arn: str | None = None
+    external_id: str | None = None
+    session_name: str | None = None
+
+    def client_properties(self) -> dict[str, str]:
+        """The connector settings (the official AWS connectors' key names) for these credentials."""
+        if self.role_arn is None:
+            return {}
+        properties = {"aws.credentials.provider": "ASSUME_ROLE", "aws.credentials.provider.role.arn": self.role_arn}
+        if self.external_id is not None:
+            properties["aws.credentials.provider.role.externalId"] = self.external_id
+        if self.session_name is not None:
+            properties["aws.credentials.provider.role.sessionName"] = self.session_name
+        return properties
+
+
+@dataclass(frozen=True)
 class KinesisSourceConfig:
     stream_arn: str
     stream_name: str
@@ -57,6 +89,7 @@ class KinesisSourceConfig:
     init_timestamp: str | None
     reader_type: str
     efo_consumer_name: str | None
+    credentials: AwsCredentials = AwsCredentials()
 
 
 @dataclass(frozen=True)
@@ -86,6 +119,7 @@ class S3SinkConfig:
 class DeliveryConfig:
     type: str
     stream_name: str
+    credentials: AwsCredentials = AwsCredentials()
 
 
 @dataclass(frozen=True)
@@ -263,6 +297,7 @@ class _Group:
 _KNOWN_GROUPS: dict[str, frozenset[str]] = {
     "kinesis.source": frozenset(
         {"stream.arn", "aws.region", "init.position", "init.timestamp", "reader.type", "efo.consumer.name"}
+        | _CREDENTIAL_KEYS
     ),
     "records": frozenset(
         {
@@ -277,7 +312,7 @@ _KNOWN_GROUPS: dict[str, frozenset[str]] = {
     ),
     "window": frozenset({"size.seconds", "aggregate.fields"}),
     "sink.s3": frozenset({"path", "format"}),
-    "sink.delivery": frozenset({"type", "stream.name"}),
+    "sink.delivery": frozenset({"type", "stream.name"}) | _CREDENTIAL_KEYS,
     "sink.dlq": frozenset({"path"}),
     "inference": frozenset(
         {
@@ -365,6 +400,7 @@ def _source(g: _Group) -> KinesisSourceConfig:
         init_timestamp=timestamp,
         reader_type=reader,
         efo_consumer_name=g.optional("efo.consumer.name"),
+        credentials=_credentials(g),
     )
 
 
@@ -431,7 +467,29 @@ def _delivery(g: _Group) -> DeliveryConfig:
     name = g.required("stream.name")
     if not _STREAM_NAME.match(name):
         raise g.error("stream.name", f"'{name}' is not a valid stream name")
-    return DeliveryConfig(kind, name)
+    return DeliveryConfig(kind, name, _credentials(g))
+
+
+def _credentials(g: _Group) -> AwsCredentials:
+    """An assumed role for a cross-account stream, or the default chain (the application's role)."""
+    arn = g.optional("aws.credentials.provider.role.arn")
+    external_id = g.optional("aws.credentials.provider.role.externalId")
+    session_name = g.optional("aws.credentials.provider.role.sessionName")
+    if arn is None:
+        for key, value in (
+            ("aws.credentials.provider.role.externalId", external_id),
+            ("aws.credentials.provider.role.sessionName", session_name),
+        ):
+            if value is not None:
+                raise g.error(key, "applies only with aws.credentials.provider.role.arn")
+        return AwsCredentials()
+    if not _ROLE_ARN.match(arn):
+        raise g.error("aws.credentials.provider.role.arn", f"must be arn:aws:iam::<account>:role/<name>, got '{arn}'")
+    if external_id is not None and not _EXTERNAL_ID.match(external_id):
+        raise g.error("aws.credentials.provider.role.externalId", "must be 2 to 1224 of letters, digits and +=,.@:/-_")
+    if session_name is not None and not _SESSION_NAME.match(session_name):
+        raise g.error("aws.credentials.provider.role.sessionName", "must be 2 to 64 of letters, digits and +=,.@-_")
+    return AwsCredentials(arn, external_id, session_name)
 
 
 def _endpoints(environ: Mapping[str, str]) -> Endpoints:

@@ -9,7 +9,7 @@ The project's own Java classes (the connector jar) are reached here too, by one 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyflink.common import Configuration
@@ -25,6 +25,7 @@ __all__ = [
     "initialize_filesystems",
     "java_configuration",
     "java_properties",
+    "java_strings",
     "jvm",
     "project_class",
     "set_log_level",
@@ -55,6 +56,14 @@ def java_properties(values: Mapping[str, str]) -> Any:
     for key, value in values.items():
         properties.setProperty(key, value)
     return properties
+
+
+def java_strings(values: Sequence[str]) -> Any:
+    """A Java ``String[]`` (what a varargs ``String...`` parameter takes through py4j)."""
+    array = get_gateway().new_array(jvm().java.lang.String, len(values))
+    for index, value in enumerate(values):
+        array[index] = value
+    return array
 
 
 def java_configuration(values: Mapping[str, str]) -> Any:

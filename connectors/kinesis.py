@@ -15,8 +15,14 @@ from __future__ import annotations
 
 from pyflink.datastream.connectors import Sink, Source
 
-from config import DeliveryConfig, Endpoints, KinesisSourceConfig
-from connectors.jvm import java_configuration, java_properties, project_class, string_deserialization_schema
+from config import AwsCredentials, DeliveryConfig, Endpoints, KinesisSourceConfig
+from connectors.jvm import (
+    java_configuration,
+    java_properties,
+    java_strings,
+    project_class,
+    string_deserialization_schema,
+)
 
 __all__ = [
     "DeliveryStreamSink",
@@ -109,20 +115,25 @@ class DeliveryStreamSink(Sink):
         return DeliveryStreamSink(j_sink)
 
     @staticmethod
-    def kinesis(stream_name: str, client_properties: dict[str, str]) -> DeliveryStreamSink:
+    def kinesis(
+        stream_name: str, client_properties: dict[str, str], partition_key_fields: tuple[str, ...] = ()
+    ) -> DeliveryStreamSink:
+        """A Kinesis stream sink; records are partitioned by the values of ``partition_key_fields`` of each JSON
+        record (one key's records stay on one shard), or by the MD5 of the record without them."""
         j_sink = (
             project_class("kinesis.KinesisStreamSink")
             .builder()
             .setStreamName(stream_name)
             .setKinesisClientProperties(java_properties(client_properties))
             .setSerializationSchema(project_class("serialization.NewlineTerminatedStringSchema")())
+            .setPartitionKeyFields(java_strings(partition_key_fields))
             .build()
         )
         return DeliveryStreamSink(j_sink)
 
 
-def _client_properties(region: str, endpoint: str | None) -> dict[str, str]:
-    properties = {"aws.region": region}
+def _client_properties(region: str, endpoint: str | None, credentials: AwsCredentials) -> dict[str, str]:
+    properties = {"aws.region": region, **credentials.client_properties()}
     if endpoint:
         properties["aws.endpoint"] = endpoint
     return properties
@@ -142,8 +153,13 @@ def kinesis_source(config: KinesisSourceConfig, endpoints: Endpoints) -> Kinesis
     )
 
 
-def delivery_sink(config: DeliveryConfig, region: str, endpoints: Endpoints) -> DeliveryStreamSink:
-    """The sink for the ``sink.delivery`` group: a Firehose delivery stream or a Kinesis stream."""
+def delivery_sink(
+    config: DeliveryConfig, region: str, endpoints: Endpoints, key_fields: tuple[str, ...] = ()
+) -> DeliveryStreamSink:
+    """The sink for the ``sink.delivery`` group: a Firehose delivery stream, or a Kinesis stream partitioned by the
+    window's ``key_fields``."""
     if config.type == "firehose":
-        return DeliveryStreamSink.firehose(config.stream_name, _client_properties(region, endpoints.firehose))
-    return DeliveryStreamSink.kinesis(config.stream_name, _client_properties(region, endpoints.kinesis))
+        properties = _client_properties(region, endpoints.firehose, config.credentials)
+        return DeliveryStreamSink.firehose(config.stream_name, properties)
+    properties = _client_properties(region, endpoints.kinesis, config.credentials)
+    return DeliveryStreamSink.kinesis(config.stream_name, properties, key_fields)

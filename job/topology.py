@@ -52,7 +52,7 @@ def build_topology(
 
     _sink(windows.lines, json_lines_file_sink(config.sink_s3.location, "windows"), "S3 windows", "s3-windows")
     if config.delivery is not None:
-        sink = delivery_sink(config.delivery, config.source.region, config.endpoints)
+        sink = delivery_sink(config.delivery, config.source.region, config.endpoints, config.records.key_fields)
         _sink(windows.lines, sink, f"Delivery {config.delivery.type}", "delivery")
     _sink(dead_letters, json_lines_file_sink(config.dead_letter.location, "dead-letters"), "S3 dead letters", "s3-dlq")
 

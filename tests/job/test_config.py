@@ -364,3 +364,54 @@ def test_invalid_inference_configuration(inference: dict[str, str], message: str
     with pytest.raises(ConfigError) as raised:
         build_config({**groups(), "inference": inference}, {})
     assert str(raised.value) == f"configuration error in property group 'inference', {message}"
+
+
+ROLE = "arn:aws:iam::210987654321:role/stream-reader"
+
+
+def test_an_assumed_role_for_the_source_and_the_delivery_stream() -> None:
+    source = {"stream.arn": ARN, "aws.credentials.provider.role.arn": ROLE}
+    delivery = {
+        "type": "kinesis",
+        "stream.name": "deliver",
+        "aws.credentials.provider.role.arn": ROLE,
+        "aws.credentials.provider.role.externalId": "partner-7",
+        "aws.credentials.provider.role.sessionName": "scoring",
+    }
+    config = build_config(groups(kinesis_source=source, sink_delivery=delivery), {})
+    assert config.source.credentials.client_properties() == {
+        "aws.credentials.provider": "ASSUME_ROLE",
+        "aws.credentials.provider.role.arn": ROLE,
+    }
+    assert config.delivery is not None
+    assert config.delivery.credentials.client_properties() == {
+        "aws.credentials.provider": "ASSUME_ROLE",
+        "aws.credentials.provider.role.arn": ROLE,
+        "aws.credentials.provider.role.externalId": "partner-7",
+        "aws.credentials.provider.role.sessionName": "scoring",
+    }
+    assert build_config(groups(), {}).source.credentials.client_properties() == {}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            {"aws.credentials.provider.role.arn": "arn:aws:iam::1:role/x"},
+            "key 'aws.credentials.provider.role.arn': must be arn:aws:iam::<account>:role/<name>, "
+            "got 'arn:aws:iam::1:role/x'",
+        ),
+        (
+            {"aws.credentials.provider.role.sessionName": "scoring"},
+            "key 'aws.credentials.provider.role.sessionName': applies only with aws.credentials.provider.role.arn",
+        ),
+        (
+            {"aws.credentials.provider.role.arn": ROLE, "aws.credentials.provider.role.sessionName": "a b"},
+            "key 'aws.credentials.provider.role.sessionName': must be 2 to 64 of letters, digits and +=,.@-_",
+        ),
+    ],
+)
+def test_invalid_role_settings_name_group_and_key(source: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        build_config(groups(kinesis_source={"stream.arn": ARN, **source}), {})
+    assert str(error.value) == f"configuration error in property group 'kinesis.source', {message}"
