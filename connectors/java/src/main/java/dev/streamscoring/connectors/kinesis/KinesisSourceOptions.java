@@ -164,14 +164,14 @@ public final class KinesisSourceOptions {
     /**
      * The stream's region: {@link #AWS_REGION} if set, else the region in the stream ARN.
      *
-     * @throws IllegalArgumentException if neither gives one
+     * @throws IllegalArgumentException if the ARN is not a stream ARN, or neither gives a region
      */
     static String region(Configuration config, String streamArn) {
+        String fromArn = StreamArn.parse(streamArn).region();
         String region = config.get(AWS_REGION);
         if (region != null && !region.trim().isEmpty()) {
             return region.trim();
         }
-        String fromArn = StreamArn.parse(streamArn).region();
         if (fromArn.isEmpty()) {
             throw new IllegalArgumentException(
                     "'"

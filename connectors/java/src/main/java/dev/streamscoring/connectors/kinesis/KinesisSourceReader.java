@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.services.kinesis.model.Record;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -64,9 +65,24 @@ final class KinesisSourceReader<T>
     @Override
     public void addSplits(List<KinesisShardSplit> splits) {
         List<KinesisShardSplit> unfinished = new ArrayList<>(splits.size());
+        Set<String> unfinishedIds = new HashSet<>();
+        for (KinesisShardSplit split : splits) {
+            if (!split.isFinished()) {
+                unfinished.add(split);
+                unfinishedIds.add(split.getShardId());
+            }
+        }
+        // A vanished shard of a recreated stream comes back under the same id once the
+        // enumerator has taken note of its end: the finished split is then obsolete, and
+        // reporting it again would end the new shard's split.
+        for (Map<String, KinesisShardSplit> kept : finishedSplits.values()) {
+            kept.keySet().removeAll(unfinishedIds);
+        }
         List<KinesisShardSplit> finished = new ArrayList<>();
         for (KinesisShardSplit split : splits) {
-            (split.isFinished() ? finished : unfinished).add(split);
+            if (split.isFinished() && !unfinishedIds.contains(split.getShardId())) {
+                finished.add(split);
+            }
         }
         if (!finished.isEmpty()) {
             LOG.info("Restored shards that had finished before the checkpoint: {}", finished);

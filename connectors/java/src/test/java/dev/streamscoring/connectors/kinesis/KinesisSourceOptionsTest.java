@@ -56,6 +56,9 @@ class KinesisSourceOptionsTest {
                 () ->
                         builder("arn:aws:kinesis::000000000000:stream/in", new Configuration())
                                 .build());
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> builder("arn:aws:s3:::bucket", config()).build());
     }
 
     @Test

@@ -117,6 +117,19 @@ class KinesisSourceReaderTest {
     }
 
     @Test
+    void aFinishedSplitIsDroppedWhenItsShardIdComesBackToBeRead() throws Exception {
+        KinesisShardSplit gone =
+                new KinesisShardSplit(S0, StartingPosition.afterSequenceNumber("7"))
+                        .withStatus(KinesisShardSplit.Status.VANISHED);
+        KinesisShardSplit recreated = new KinesisShardSplit(S0, StartingPosition.trimHorizon());
+
+        reader.addSplits(List.of(gone, recreated));
+
+        assertEquals(List.of(), events);
+        assertEquals(List.of(recreated), reader.snapshotState(1L));
+    }
+
+    @Test
     void aShardThatVanishesWhileReadIsEmittedUpToThereAndReportedAsVanished() throws Exception {
         proxy.scriptRecords(S0, records(S0, "1", "2"), FakeKinesisProxy.notFound());
         proxy.scriptRecords(S1, records(S1, "5"), FakeKinesisProxy.endOfShard());
