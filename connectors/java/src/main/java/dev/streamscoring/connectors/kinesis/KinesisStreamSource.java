@@ -16,8 +16,9 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.util.UserCodeClassLoader;
 
-import java.util.Collections;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Unbounded Flink source reading a Kinesis data stream, addressed by ARN, by polling
@@ -34,33 +35,51 @@ import java.util.Objects;
  *     .build();
  * }</pre>
  *
- * <p>Source configuration keys:
+ * <p>Source configuration keys (names and defaults as in the official Flink AWS connector; any
+ * other {@code source.*} key is refused by {@link Builder#build()}):
  *
  * <table>
  *   <caption>Source configuration</caption>
  *   <tr><th>Key</th><th>Default</th><th>Meaning</th></tr>
- *   <tr><td>{@code aws.region}</td><td>(required)</td><td>Region of the stream and
- *       client.</td></tr>
+ *   <tr><td>{@code aws.region}</td><td>region of the stream ARN</td><td>Region of the stream
+ *       and client.</td></tr>
  *   <tr><td>{@code aws.endpoint}</td><td>(none)</td><td>Endpoint URL override, e.g.
  *       {@code http://127.0.0.1:5000}.</td></tr>
  *   <tr><td>{@code source.init.position}</td><td>LATEST</td><td>LATEST, TRIM_HORIZON or
- *       AT_TIMESTAMP: where shards present at the first start begin. Shards appearing later
- *       always begin at TRIM_HORIZON.</td></tr>
- *   <tr><td>{@code source.init.timestamp}</td><td>(none)</td><td>For AT_TIMESTAMP: ISO-8601
- *       (UTC if no offset) or epoch seconds.</td></tr>
- *   <tr><td>{@code source.shard.discovery.interval.ms}</td><td>10000</td><td>How often
- *       ListShards looks for new shards.</td></tr>
+ *       AT_TIMESTAMP: where shards present at the first start begin. LATEST means the time the
+ *       job first started (it is stored as that timestamp, so a restore skips nothing). Shards
+ *       appearing later always begin at TRIM_HORIZON.</td></tr>
+ *   <tr><td>{@code source.init.timestamp}</td><td>(none)</td><td>For AT_TIMESTAMP: epoch
+ *       seconds, a date-time in the format below, or ISO-8601 (UTC if no offset).</td></tr>
+ *   <tr><td>{@code source.init.timestamp.format}</td><td>{@code yyyy-MM-dd'T'HH:mm:ss.SSSXXX}
+ *       </td><td>Pattern of {@code source.init.timestamp}.</td></tr>
+ *   <tr><td>{@code source.shard.discovery.interval}</td><td>10 s</td><td>How often ListShards
+ *       looks for new shards.</td></tr>
+ *   <tr><td>{@code source.shard.get-records.max-record-count}</td><td>10000</td><td>GetRecords
+ *       limit.</td></tr>
  *   <tr><td>{@code source.reader.type}</td><td>POLLING</td><td>Only POLLING is supported;
  *       EFO is rejected by {@link Builder#build()}.</td></tr>
- *   <tr><td>{@code source.polling.max.records}</td><td>10000</td><td>GetRecords limit.</td></tr>
- *   <tr><td>{@code source.polling.interval.ms}</td><td>200</td><td>Pause before polling a
- *       shard again once it is caught up.</td></tr>
+ *   <tr><td>{@code source.reader.empty-records-fetch-interval}</td><td>250 ms</td><td>Pause
+ *       before polling a shard again once it is caught up.</td></tr>
  * </table>
  *
+ * <p>Reshards keep per-key order: a child shard is read only after its parents are read to their
+ * end (or expired). Each shard is polled at most 5 times a second; throttling and expired iterators
+ * are retried without failing the job.
+ *
+ * <p>A shard or stream that Kinesis no longer finds (ResourceNotFoundException) ends the shard's
+ * split instead of failing the job, and shard discovery keeps looking for the stream. If a stream
+ * is deleted and created again under the same name, its shards come back with the same ids but new
+ * sequence numbers: a shard id that vanished this way, or that was read to its end before
+ * ListShards found the stream missing, is read again from TRIM_HORIZON when it is listed again.
+ *
  * <p>Credentials come from the AWS SDK default provider chain. Each reader exposes a gauge {@code
- * shardId.<id>.millisBehindLatest} per shard. Against a JSON-only Kinesis emulator, turn off the
- * SDK's CBOR encoding with the JVM system property {@code aws.cborEnabled=false} (or the
- * environment variable {@code CBOR_ENABLED=false}).
+ * KinesisStreamSource.accountId.<account>.region.<region>.stream.<name>.shardId.<id>.millisBehindLatest}
+ * per shard being read, and the counters {@code getRecordsThrottled}, {@code
+ * getShardIteratorThrottled}, {@code expiredIterators}, {@code getRecordsRetries} and {@code
+ * shardsNotFound}. Against a JSON-only Kinesis emulator, turn off the SDK's CBOR encoding with the
+ * JVM system property {@code aws.cborEnabled=false} (or the environment variable {@code
+ * CBOR_ENABLED=false}).
  */
 public final class KinesisStreamSource<T>
         implements Source<T, KinesisShardSplit, KinesisEnumeratorState>, ResultTypeQueryable<T> {
@@ -104,26 +123,32 @@ public final class KinesisStreamSource<T>
                         return readerContext.getUserCodeClassLoader();
                     }
                 });
-        int maxRecords = sourceConfig.get(KinesisSourceOptions.POLLING_MAX_RECORDS);
-        long pollIntervalMs = sourceConfig.get(KinesisSourceOptions.POLLING_INTERVAL_MS);
+        int maxRecords = sourceConfig.get(KinesisSourceOptions.SHARD_GET_RECORDS_MAX);
+        long emptyFetchIntervalMs =
+                sourceConfig
+                        .get(KinesisSourceOptions.READER_EMPTY_RECORDS_FETCH_INTERVAL)
+                        .toMillis();
+        Set<String> vanishedShardIds = ConcurrentHashMap.newKeySet();
+        KinesisReaderMetrics metrics =
+                new KinesisReaderMetrics(readerContext.metricGroup(), streamArn);
         return new KinesisSourceReader<>(
                 () ->
                         new PollingShardSplitReader(
                                 createProxy(),
                                 maxRecords,
-                                pollIntervalMs,
-                                readerContext.metricGroup()),
+                                emptyFetchIntervalMs,
+                                metrics,
+                                vanishedShardIds),
                 new KinesisRecordEmitter<>(deserializationSchema),
                 sourceConfig,
-                readerContext);
+                readerContext,
+                vanishedShardIds);
     }
 
     @Override
     public SplitEnumerator<KinesisShardSplit, KinesisEnumeratorState> createEnumerator(
             SplitEnumeratorContext<KinesisShardSplit> enumContext) {
-        return restoreEnumerator(
-                enumContext,
-                new KinesisEnumeratorState(Collections.emptySet(), Collections.emptyList()));
+        return restoreEnumerator(enumContext, KinesisEnumeratorState.empty());
     }
 
     @Override
@@ -134,7 +159,7 @@ public final class KinesisStreamSource<T>
                 enumContext,
                 createProxy(),
                 KinesisSourceOptions.initialPosition(sourceConfig),
-                sourceConfig.get(KinesisSourceOptions.SHARD_DISCOVERY_INTERVAL_MS),
+                sourceConfig.get(KinesisSourceOptions.SHARD_DISCOVERY_INTERVAL).toMillis(),
                 checkpoint);
     }
 
@@ -156,7 +181,7 @@ public final class KinesisStreamSource<T>
     private KinesisStreamProxy createProxy() {
         return new KinesisStreamProxy(
                 AwsClientFactory.createKinesisClient(
-                        sourceConfig.get(KinesisSourceOptions.AWS_REGION),
+                        KinesisSourceOptions.region(sourceConfig, streamArn),
                         sourceConfig.get(KinesisSourceOptions.AWS_ENDPOINT)),
                 streamArn);
     }
@@ -202,6 +227,7 @@ public final class KinesisStreamSource<T>
             Objects.requireNonNull(deserializationSchema, "deserializationSchema must be set");
             Configuration copy = new Configuration(sourceConfig);
             KinesisSourceOptions.validate(copy);
+            KinesisSourceOptions.region(copy, streamArn);
             return new KinesisStreamSource<>(streamArn, copy, deserializationSchema);
         }
     }

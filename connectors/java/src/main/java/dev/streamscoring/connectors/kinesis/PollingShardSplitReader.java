@@ -8,59 +8,100 @@ import org.apache.flink.connector.base.source.reader.splitreader.SplitReader;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitsAddition;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitsChange;
 import org.apache.flink.metrics.Gauge;
-import org.apache.flink.metrics.MetricGroup;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.services.kinesis.model.ExpiredIteratorException;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.Record;
 
 import java.io.IOException;
 import java.util.ArrayDeque;
+import java.util.Collection;
 import java.util.Deque;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Reads the shards assigned to one reader with GetShardIterator/GetRecords, taking the shards in
- * turn. A caught-up shard is polled again after {@code source.polling.interval.ms}; a shard whose
- * iterator expired gets a new one after the last record read; a shard is finished when Kinesis
- * reports no next iterator (it was closed by a reshard and fully read). Throttled reads back off
- * and retry indefinitely; other transient errors back off exponentially and fail the reader after
- * {@value #MAX_CONSECUTIVE_FAILURES} in a row.
+ * turn, at most {@value #MIN_GET_RECORDS_INTERVAL_MS} ms apart per shard (the Kinesis limit of 5
+ * GetRecords calls a second per shard). A caught-up shard is polled again after the empty-records
+ * fetch interval.
+ *
+ * <p>A shard is finished when Kinesis reports no next iterator (closed by a reshard and fully read)
+ * or reports the shard or stream as not found; the latter is logged once at WARN and its id put
+ * into the set shared with {@link KinesisSourceReader}, which tells the enumerator. An expired
+ * iterator is replaced by one after the last record read. Throttled calls back off exponentially
+ * and are retried for ever; other transient errors back off too and fail the reader after {@value
+ * #MAX_CONSECUTIVE_FAILURES} in a row on one shard. Paused shards (watermark alignment) are not
+ * polled until resumed.
  */
 final class PollingShardSplitReader implements SplitReader<Record, KinesisShardSplit> {
 
     private static final Logger LOG = LoggerFactory.getLogger(PollingShardSplitReader.class);
 
-    /** Consecutive transient failures on one shard after which the reader fails. */
-    private static final int MAX_CONSECUTIVE_FAILURES = 10;
+    static final long MIN_GET_RECORDS_INTERVAL_MS = 200L;
 
-    private static final long MAX_BACKOFF_MS = 10_000L;
-    private static final long THROTTLE_BACKOFF_MS = 1_000L;
+    /** Consecutive transient failures on one shard after which the reader fails. */
+    static final int MAX_CONSECUTIVE_FAILURES = 10;
+
+    private static final long DEFAULT_BACKOFF_BASE_MS = 250L;
+    private static final long DEFAULT_MAX_BACKOFF_MS = 10_000L;
 
     private final KinesisStreamProxy proxy;
     private final int maxRecordsPerPoll;
-    private final long idlePollIntervalMs;
-    private final MetricGroup metricGroup;
+    private final long emptyRecordsFetchIntervalMs;
+    private final KinesisReaderMetrics metrics;
+    private final Set<String> vanishedShardIds;
+    private final long backoffBaseMs;
+    private final long maxBackoffMs;
 
     private final Object lock = new Object();
 
     /** Shards in polling order; the one polled last goes to the back. Guarded by {@link #lock}. */
     private final Deque<ShardCursor> cursors = new ArrayDeque<>();
 
+    /** Guarded by {@link #lock}. */
+    private final Set<String> pausedShardIds = new HashSet<>();
+
     private boolean wakeUpRequested;
+
+    /**
+     * @param vanishedShardIds receives the ids of shards finished because Kinesis did not find
+     *     them; shared with the source reader
+     */
+    PollingShardSplitReader(
+            KinesisStreamProxy proxy,
+            int maxRecordsPerPoll,
+            long emptyRecordsFetchIntervalMs,
+            KinesisReaderMetrics metrics,
+            Set<String> vanishedShardIds) {
+        this(
+                proxy,
+                maxRecordsPerPoll,
+                emptyRecordsFetchIntervalMs,
+                metrics,
+                vanishedShardIds,
+                DEFAULT_BACKOFF_BASE_MS,
+                DEFAULT_MAX_BACKOFF_MS);
+    }
 
     PollingShardSplitReader(
             KinesisStreamProxy proxy,
             int maxRecordsPerPoll,
-            long idlePollIntervalMs,
-            MetricGroup metricGroup) {
+            long emptyRecordsFetchIntervalMs,
+            KinesisReaderMetrics metrics,
+            Set<String> vanishedShardIds,
+            long backoffBaseMs,
+            long maxBackoffMs) {
         this.proxy = proxy;
         this.maxRecordsPerPoll = maxRecordsPerPoll;
-        this.idlePollIntervalMs = idlePollIntervalMs;
-        this.metricGroup = metricGroup;
+        this.emptyRecordsFetchIntervalMs = emptyRecordsFetchIntervalMs;
+        this.metrics = metrics;
+        this.vanishedShardIds = vanishedShardIds;
+        this.backoffBaseMs = backoffBaseMs;
+        this.maxBackoffMs = maxBackoffMs;
     }
 
     @Override
@@ -79,7 +120,7 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
         return result.build();
     }
 
-    /** Blocks until a shard is due for polling; returns null when woken up or idle. */
+    /** Blocks until a shard is due for polling; returns null when woken up or without shards. */
     private ShardCursor awaitNextDueShard() throws InterruptedException {
         synchronized (lock) {
             while (true) {
@@ -95,6 +136,9 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
                 Iterator<ShardCursor> it = cursors.iterator();
                 while (it.hasNext()) {
                     ShardCursor cursor = it.next();
+                    if (pausedShardIds.contains(cursor.shardId)) {
+                        continue;
+                    }
                     if (cursor.nextPollAtMs <= now) {
                         it.remove();
                         cursors.addLast(cursor);
@@ -102,29 +146,30 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
                     }
                     earliest = Math.min(earliest, cursor.nextPollAtMs);
                 }
-                lock.wait(Math.max(1L, earliest - now));
+                // With every shard paused this waits for a resume or a wake-up.
+                lock.wait(earliest == Long.MAX_VALUE ? 0L : Math.max(1L, earliest - now));
             }
         }
     }
 
     private void poll(ShardCursor cursor, RecordsBySplits.Builder<Record> result)
             throws IOException {
-        String shardId = cursor.split.getShardId();
+        String shardId = cursor.shardId;
         GetRecordsResponse response;
+        boolean gettingIterator = cursor.iterator == null;
         try {
-            if (cursor.iterator == null) {
+            if (gettingIterator) {
                 cursor.iterator = proxy.getShardIterator(shardId, cursor.resumePosition());
+                gettingIterator = false;
             }
+            cursor.lastGetRecordsAtMs = System.currentTimeMillis();
             response = proxy.getRecords(cursor.iterator, maxRecordsPerPoll);
-        } catch (ExpiredIteratorException e) {
-            LOG.info("Shard iterator of {} expired; requesting a new one", shardId);
-            cursor.iterator = null;
-            return;
         } catch (RuntimeException e) {
-            onPollFailure(cursor, e);
+            onPollFailure(cursor, e, gettingIterator, result);
             return;
         }
         cursor.consecutiveFailures = 0;
+        cursor.consecutiveThrottles = 0;
         List<Record> records = response.records();
         LOG.debug(
                 "GetRecords on {} returned {} records, {} ms behind latest",
@@ -141,24 +186,47 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
         cursor.iterator = response.nextShardIterator();
         if (cursor.iterator == null) {
             LOG.info("Shard {} is closed and fully read", shardId);
-            synchronized (lock) {
-                cursors.remove(cursor);
-            }
-            result.addFinishedSplit(shardId);
+            finish(cursor, result);
             return;
         }
         boolean caughtUp =
                 records.isEmpty() || Long.valueOf(0L).equals(response.millisBehindLatest());
-        cursor.nextPollAtMs = caughtUp ? System.currentTimeMillis() + idlePollIntervalMs : 0L;
+        schedule(cursor, caughtUp ? emptyRecordsFetchIntervalMs : 0L);
     }
 
-    private void onPollFailure(ShardCursor cursor, RuntimeException error) throws IOException {
-        String shardId = cursor.split.getShardId();
-        if (AwsErrors.isThrottling(error)) {
-            // The shard's read limit is shared with other consumers: wait, but never give up.
-            LOG.debug("Reading shard {} was throttled; backing off", shardId);
-            cursor.nextPollAtMs =
-                    System.currentTimeMillis() + Math.max(THROTTLE_BACKOFF_MS, idlePollIntervalMs);
+    private void onPollFailure(
+            ShardCursor cursor,
+            RuntimeException error,
+            boolean gettingIterator,
+            RecordsBySplits.Builder<Record> result)
+            throws IOException {
+        String shardId = cursor.shardId;
+        if (KinesisErrors.isResourceNotFound(error)) {
+            LOG.warn(
+                    "Shard {} of {} is not found ({}); finishing it without reading further",
+                    shardId,
+                    proxy.getStreamArn(),
+                    error.getMessage());
+            metrics.shardsNotFound.inc();
+            vanishedShardIds.add(shardId);
+            finish(cursor, result);
+            return;
+        }
+        if (KinesisErrors.isExpiredIterator(error)) {
+            LOG.info("Shard iterator of {} expired; requesting a new one", shardId);
+            metrics.expiredIterators.inc();
+            cursor.iterator = null;
+            schedule(cursor, 0L);
+            return;
+        }
+        if (KinesisErrors.isThrottled(error)) {
+            // The shard's read limits are shared with other consumers: wait, but never give up.
+            (gettingIterator ? metrics.getShardIteratorThrottled : metrics.getRecordsThrottled)
+                    .inc();
+            cursor.consecutiveThrottles++;
+            long backoffMs = backoff(cursor.consecutiveThrottles);
+            LOG.debug("Reading shard {} was throttled; retrying in {} ms", shardId, backoffMs);
+            schedule(cursor, backoffMs);
             return;
         }
         if (!AwsErrors.isRetryable(error)
@@ -172,13 +240,34 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
                             + error.getMessage(),
                     error);
         }
-        long backoffMs = Math.min(MAX_BACKOFF_MS, 250L << Math.min(cursor.consecutiveFailures, 6));
+        metrics.getRecordsRetries.inc();
+        long backoffMs = backoff(cursor.consecutiveFailures);
         LOG.warn(
                 "Reading shard {} failed with a transient error ({}); retrying in {} ms",
                 shardId,
                 AwsErrors.errorCode(error),
                 backoffMs);
-        cursor.nextPollAtMs = System.currentTimeMillis() + backoffMs;
+        schedule(cursor, backoffMs);
+    }
+
+    private long backoff(int attempt) {
+        return Math.min(maxBackoffMs, backoffBaseMs << Math.min(attempt - 1, 10));
+    }
+
+    /** Sets when the shard is polled next: after a delay, and never sooner than the rate limit. */
+    private static void schedule(ShardCursor cursor, long delayMs) {
+        long now = System.currentTimeMillis();
+        cursor.nextPollAtMs =
+                Math.max(now + delayMs, cursor.lastGetRecordsAtMs + MIN_GET_RECORDS_INTERVAL_MS);
+    }
+
+    private void finish(ShardCursor cursor, RecordsBySplits.Builder<Record> result) {
+        synchronized (lock) {
+            cursors.remove(cursor);
+            pausedShardIds.remove(cursor.shardId);
+        }
+        metrics.unregisterShard(cursor.shardId);
+        result.addFinishedSplit(cursor.shardId);
     }
 
     @Override
@@ -189,12 +278,26 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
         }
         for (KinesisShardSplit split : splitsChanges.splits()) {
             ShardCursor cursor = new ShardCursor(split);
-            metricGroup
-                    .addGroup("shardId", split.getShardId())
-                    .gauge("millisBehindLatest", (Gauge<Long>) () -> cursor.millisBehindLatest);
+            metrics.registerShard(
+                    split.getShardId(), (Gauge<Long>) () -> cursor.millisBehindLatest);
             synchronized (lock) {
                 cursors.addLast(cursor);
             }
+        }
+    }
+
+    @Override
+    public void pauseOrResumeSplits(
+            Collection<KinesisShardSplit> splitsToPause,
+            Collection<KinesisShardSplit> splitsToResume) {
+        synchronized (lock) {
+            for (KinesisShardSplit split : splitsToPause) {
+                pausedShardIds.add(split.getShardId());
+            }
+            for (KinesisShardSplit split : splitsToResume) {
+                pausedShardIds.remove(split.getShardId());
+            }
+            lock.notifyAll();
         }
     }
 
@@ -208,20 +311,25 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
 
     @Override
     public void close() {
+        metrics.unregisterAll();
         proxy.close();
     }
 
     /** Read progress of one shard inside the fetcher. */
     private static final class ShardCursor {
         final KinesisShardSplit split;
+        final String shardId;
         String iterator;
         String lastReadSequenceNumber;
         long nextPollAtMs;
+        long lastGetRecordsAtMs = Long.MIN_VALUE / 2;
         int consecutiveFailures;
+        int consecutiveThrottles;
         volatile long millisBehindLatest = -1L;
 
         ShardCursor(KinesisShardSplit split) {
             this.split = split;
+            this.shardId = split.getShardId();
         }
 
         /** Where a new iterator starts: after the last record read, else the split's start. */
