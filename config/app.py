@@ -25,6 +25,8 @@ _STREAM_ARN = re.compile(
 )
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_DURATION = re.compile(r"^(?P<amount>\d{1,12})\s*(?P<unit>ms|s|min)?$")
+_DURATION_UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000}
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 _CREDENTIAL_KEYS = frozenset(
@@ -90,6 +92,9 @@ class KinesisSourceConfig:
     reader_type: str
     efo_consumer_name: str | None
     credentials: AwsCredentials = AwsCredentials()
+    shard_discovery_interval_ms: int = 10_000
+    get_records_max_record_count: int = 10_000
+    empty_records_fetch_interval_ms: int = 250
 
 
 @dataclass(frozen=True)
@@ -262,7 +267,7 @@ class _Group:
             raise self.error(key, f"must be one of {' | '.join(choices)}, got '{value}'")
         return normalized
 
-    def integer(self, key: str, default: int, minimum: int) -> int:
+    def integer(self, key: str, default: int, minimum: int, maximum: int | None = None) -> int:
         raw = self.optional(key)
         if raw is None:
             return default
@@ -272,6 +277,21 @@ class _Group:
             raise self.error(key, f"must be an integer, got '{raw}'") from None
         if value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be at most {maximum}, got {value}")
+        return value
+
+    def duration_ms(self, key: str, default_ms: int, minimum_ms: int) -> int:
+        """A duration as Flink writes them (``250 ms``, ``10 s``, ``1 min``); a bare number is milliseconds."""
+        raw = self.optional(key)
+        if raw is None:
+            return default_ms
+        match = _DURATION.match(raw)
+        if not match:
+            raise self.error(key, f"must be a duration such as '250 ms', '10 s' or '1 min', got '{raw}'")
+        value = int(match["amount"]) * _DURATION_UNITS_MS[match["unit"] or "ms"]
+        if value < minimum_ms:
+            raise self.error(key, f"must be at least {minimum_ms} ms, got '{raw}'")
         return value
 
     def identifiers(self, key: str, *, required: bool) -> tuple[str, ...]:
@@ -296,7 +316,17 @@ class _Group:
 
 _KNOWN_GROUPS: dict[str, frozenset[str]] = {
     "kinesis.source": frozenset(
-        {"stream.arn", "aws.region", "init.position", "init.timestamp", "reader.type", "efo.consumer.name"}
+        {
+            "stream.arn",
+            "aws.region",
+            "init.position",
+            "init.timestamp",
+            "reader.type",
+            "efo.consumer.name",
+            "shard.discovery.interval",
+            "shard.get-records.max-record-count",
+            "reader.empty-records-fetch-interval",
+        }
         | _CREDENTIAL_KEYS
     ),
     "records": frozenset(
@@ -401,6 +431,9 @@ def _source(g: _Group) -> KinesisSourceConfig:
         reader_type=reader,
         efo_consumer_name=g.optional("efo.consumer.name"),
         credentials=_credentials(g),
+        shard_discovery_interval_ms=g.duration_ms("shard.discovery.interval", 10_000, 1),
+        get_records_max_record_count=g.integer("shard.get-records.max-record-count", 10_000, 1, 10_000),
+        empty_records_fetch_interval_ms=g.duration_ms("reader.empty-records-fetch-interval", 250, 0),
     )
 
 

@@ -77,6 +77,24 @@ class KinesisStreamSourceBuilder:
         """``source.reader.type``: ``POLLING`` (the only one this source has)."""
         return self._set("source.reader.type", reader_type)
 
+    def set_shard_discovery_interval_ms(self, interval_ms: int) -> KinesisStreamSourceBuilder:
+        """``source.shard.discovery.interval``: how often ListShards looks for new shards (after a reshard)."""
+        return self._set("source.shard.discovery.interval", f"{interval_ms} ms")
+
+    def set_get_records_max_record_count(self, count: int) -> KinesisStreamSourceBuilder:
+        """``source.shard.get-records.max-record-count``: the GetRecords limit, 1 to 10,000."""
+        return self._set("source.shard.get-records.max-record-count", str(count))
+
+    def set_empty_records_fetch_interval_ms(self, interval_ms: int) -> KinesisStreamSourceBuilder:
+        """``source.reader.empty-records-fetch-interval``: the pause before a caught-up shard is read again."""
+        return self._set("source.reader.empty-records-fetch-interval", f"{interval_ms} ms")
+
+    def set_credentials(self, credentials: AwsCredentials) -> KinesisStreamSourceBuilder:
+        """``aws.credentials.provider.*``: a role to assume (a stream of another account); the default chain without."""
+        for key, value in credentials.client_properties().items():
+            self._set(key, value)
+        return self
+
     def _set(self, key: str, value: str) -> KinesisStreamSourceBuilder:
         self._options[key] = value
         return self
@@ -149,6 +167,10 @@ def kinesis_source(config: KinesisSourceConfig, endpoints: Endpoints) -> Kinesis
         .set_initial_position(config.init_position)
         .set_initial_timestamp(config.init_timestamp)
         .set_reader_type(config.reader_type)
+        .set_shard_discovery_interval_ms(config.shard_discovery_interval_ms)
+        .set_get_records_max_record_count(config.get_records_max_record_count)
+        .set_empty_records_fetch_interval_ms(config.empty_records_fetch_interval_ms)
+        .set_credentials(config.credentials)
         .build()
     )
 
