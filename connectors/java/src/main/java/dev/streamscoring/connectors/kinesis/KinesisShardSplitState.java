@@ -17,6 +17,25 @@ final class KinesisShardSplitState {
         this.lastEmittedSequenceNumber = sequenceNumber;
     }
 
+    String getShardId() {
+        return split.getShardId();
+    }
+
+    /**
+     * Records the last emitted user record. Until positions inside a KPL aggregate can be
+     * checkpointed, only completed Kinesis records move the position.
+     */
+    void setLastEmitted(String sequenceNumber, long subSequenceNumber, boolean lastOfRecord) {
+        if (lastOfRecord) {
+            setLastEmittedSequenceNumber(sequenceNumber);
+        }
+    }
+
+    /** Whether a user record was emitted before the split was checkpointed; see setLastEmitted. */
+    boolean alreadyEmitted(String sequenceNumber, long subSequenceNumber) {
+        return false;
+    }
+
     /** The split to checkpoint: the original one until a record has been emitted. */
     KinesisShardSplit toSplit() {
         if (lastEmittedSequenceNumber == null) {

@@ -69,15 +69,15 @@ public final class KinesisStreamSource<T>
 
     private final String streamArn;
     private final Configuration sourceConfig;
-    private final DeserializationSchema<T> deserializationSchema;
+    private final KinesisRecordDeserializer<T> deserializer;
 
     private KinesisStreamSource(
             String streamArn,
             Configuration sourceConfig,
-            DeserializationSchema<T> deserializationSchema) {
+            KinesisRecordDeserializer<T> deserializer) {
         this.streamArn = streamArn;
         this.sourceConfig = sourceConfig;
-        this.deserializationSchema = deserializationSchema;
+        this.deserializer = deserializer;
     }
 
     public static <T> Builder<T> builder() {
@@ -92,7 +92,7 @@ public final class KinesisStreamSource<T>
     @Override
     public SourceReader<T, KinesisShardSplit> createReader(SourceReaderContext readerContext)
             throws Exception {
-        deserializationSchema.open(
+        deserializer.open(
                 new DeserializationSchema.InitializationContext() {
                     @Override
                     public MetricGroup getMetricGroup() {
@@ -113,7 +113,7 @@ public final class KinesisStreamSource<T>
                                 maxRecords,
                                 pollIntervalMs,
                                 readerContext.metricGroup()),
-                new KinesisRecordEmitter<>(deserializationSchema),
+                new KinesisRecordEmitter<>(deserializer, streamArn),
                 sourceConfig,
                 readerContext);
     }
@@ -150,7 +150,7 @@ public final class KinesisStreamSource<T>
 
     @Override
     public TypeInformation<T> getProducedType() {
-        return deserializationSchema.getProducedType();
+        return deserializer.getProducedType();
     }
 
     private KinesisStreamProxy createProxy() {
@@ -161,11 +161,14 @@ public final class KinesisStreamSource<T>
                 streamArn);
     }
 
-    /** Builder of {@link KinesisStreamSource}; stream ARN, config and schema are required. */
+    /**
+     * Builder of {@link KinesisStreamSource}; stream ARN, config and a deserializer (or schema) are
+     * required.
+     */
     public static final class Builder<T> {
         private String streamArn;
         private Configuration sourceConfig = new Configuration();
-        private DeserializationSchema<T> deserializationSchema;
+        private KinesisRecordDeserializer<T> deserializer;
 
         private Builder() {}
 
@@ -181,8 +184,23 @@ public final class KinesisStreamSource<T>
             return this;
         }
 
+        /**
+         * Deserializes each user record with a plain schema; corrupt KPL aggregates are then
+         * logged at WARN, counted ({@code corruptAggregates}) and skipped.
+         */
         public Builder<T> setDeserializationSchema(DeserializationSchema<T> deserializationSchema) {
-            this.deserializationSchema = deserializationSchema;
+            this.deserializer =
+                    new DeserializationSchemaAdapter<>(
+                            Objects.requireNonNull(deserializationSchema, "deserializationSchema"));
+            return this;
+        }
+
+        /**
+         * Deserializes each user record (KPL aggregates are split into theirs) with its metadata,
+         * and corrupt aggregates as data.
+         */
+        public Builder<T> setDeserializer(KinesisRecordDeserializer<T> deserializer) {
+            this.deserializer = deserializer;
             return this;
         }
 
@@ -199,10 +217,11 @@ public final class KinesisStreamSource<T>
                                 + streamArn);
             }
             Objects.requireNonNull(sourceConfig, "sourceConfig");
-            Objects.requireNonNull(deserializationSchema, "deserializationSchema must be set");
+            Objects.requireNonNull(
+                    deserializer, "a deserializer or deserialization schema must be set");
             Configuration copy = new Configuration(sourceConfig);
             KinesisSourceOptions.validate(copy);
-            return new KinesisStreamSource<>(streamArn, copy, deserializationSchema);
+            return new KinesisStreamSource<>(streamArn, copy, deserializer);
         }
     }
 }
