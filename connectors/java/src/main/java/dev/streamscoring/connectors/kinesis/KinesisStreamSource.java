@@ -16,6 +16,8 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.util.UserCodeClassLoader;
 
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -88,15 +90,15 @@ public final class KinesisStreamSource<T>
 
     private final String streamArn;
     private final Configuration sourceConfig;
-    private final DeserializationSchema<T> deserializationSchema;
+    private final KinesisRecordDeserializer<T> deserializer;
 
     private KinesisStreamSource(
             String streamArn,
             Configuration sourceConfig,
-            DeserializationSchema<T> deserializationSchema) {
+            KinesisRecordDeserializer<T> deserializer) {
         this.streamArn = streamArn;
         this.sourceConfig = sourceConfig;
-        this.deserializationSchema = deserializationSchema;
+        this.deserializer = deserializer;
     }
 
     public static <T> Builder<T> builder() {
@@ -111,7 +113,7 @@ public final class KinesisStreamSource<T>
     @Override
     public SourceReader<T, KinesisShardSplit> createReader(SourceReaderContext readerContext)
             throws Exception {
-        deserializationSchema.open(
+        deserializer.open(
                 new DeserializationSchema.InitializationContext() {
                     @Override
                     public MetricGroup getMetricGroup() {
@@ -139,7 +141,7 @@ public final class KinesisStreamSource<T>
                                 emptyFetchIntervalMs,
                                 metrics,
                                 vanishedShardIds),
-                new KinesisRecordEmitter<>(deserializationSchema),
+                new KinesisRecordEmitter<>(deserializer, streamArn),
                 sourceConfig,
                 readerContext,
                 vanishedShardIds);
@@ -175,22 +177,32 @@ public final class KinesisStreamSource<T>
 
     @Override
     public TypeInformation<T> getProducedType() {
-        return deserializationSchema.getProducedType();
+        return deserializer.getProducedType();
     }
 
     private KinesisStreamProxy createProxy() {
         return new KinesisStreamProxy(
-                AwsClientFactory.createKinesisClient(
-                        KinesisSourceOptions.region(sourceConfig, streamArn),
-                        sourceConfig.get(KinesisSourceOptions.AWS_ENDPOINT)),
+                AwsClientFactory.createKinesisClient(clientSettings(sourceConfig, streamArn)),
                 streamArn);
     }
 
-    /** Builder of {@link KinesisStreamSource}; stream ARN, config and schema are required. */
+    /** The client settings of the source: region (from the ARN if unset), endpoint, credentials. */
+    private static Map<String, String> clientSettings(Configuration config, String streamArn) {
+        Map<String, String> settings = new HashMap<>(config.toMap());
+        settings.put(
+                KinesisSourceOptions.AWS_REGION.key(),
+                KinesisSourceOptions.region(config, streamArn));
+        return settings;
+    }
+
+    /**
+     * Builder of {@link KinesisStreamSource}; stream ARN, config and a deserializer (or schema) are
+     * required.
+     */
     public static final class Builder<T> {
         private String streamArn;
         private Configuration sourceConfig = new Configuration();
-        private DeserializationSchema<T> deserializationSchema;
+        private KinesisRecordDeserializer<T> deserializer;
 
         private Builder() {}
 
@@ -206,8 +218,23 @@ public final class KinesisStreamSource<T>
             return this;
         }
 
+        /**
+         * Deserializes each user record with a plain schema; corrupt KPL aggregates are then
+         * logged at WARN, counted ({@code corruptAggregates}) and skipped.
+         */
         public Builder<T> setDeserializationSchema(DeserializationSchema<T> deserializationSchema) {
-            this.deserializationSchema = deserializationSchema;
+            this.deserializer =
+                    new DeserializationSchemaAdapter<>(
+                            Objects.requireNonNull(deserializationSchema, "deserializationSchema"));
+            return this;
+        }
+
+        /**
+         * Deserializes each user record (KPL aggregates are split into theirs) with its metadata,
+         * and corrupt aggregates as data.
+         */
+        public Builder<T> setDeserializer(KinesisRecordDeserializer<T> deserializer) {
+            this.deserializer = deserializer;
             return this;
         }
 
@@ -224,11 +251,12 @@ public final class KinesisStreamSource<T>
                                 + streamArn);
             }
             Objects.requireNonNull(sourceConfig, "sourceConfig");
-            Objects.requireNonNull(deserializationSchema, "deserializationSchema must be set");
+            Objects.requireNonNull(
+                    deserializer, "a deserializer or deserialization schema must be set");
             Configuration copy = new Configuration(sourceConfig);
             KinesisSourceOptions.validate(copy);
-            KinesisSourceOptions.region(copy, streamArn);
-            return new KinesisStreamSource<>(streamArn, copy, deserializationSchema);
+            AwsClientFactory.checkSettings(clientSettings(copy, streamArn), "Kinesis source");
+            return new KinesisStreamSource<>(streamArn, copy, deserializer);
         }
     }
 }

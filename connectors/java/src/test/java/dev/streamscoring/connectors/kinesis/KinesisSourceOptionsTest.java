@@ -124,7 +124,8 @@ class KinesisSourceOptionsTest {
                     e.getMessage());
         }
         // Keys outside source.* belong to other parts of the configuration.
-        builder(config("aws.credentials.role.arn", "arn:aws:iam::000000000000:role/r")).build();
+        builder(config("aws.credentials.provider.role.arn", "arn:aws:iam::000000000000:role/r"))
+                .build();
     }
 
     @Test
