@@ -41,6 +41,10 @@ _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 
+# A minute: well above the pauses of a live stream's reads (polling, throttling back-off, shard
+# discovery after a reshard), short next to the windows it closes.
+DEFAULT_CLOSE_WHEN_IDLE_MS = 60_000
+
 # Column names the window output writes itself; a key field may not take one of them.
 RESERVED_OUTPUT_NAMES = frozenset({"window_start", "window_end", "window_id", "count"})
 # Per aggregated field, the window output has <field>_<suffix> for each of these.
@@ -112,6 +116,9 @@ class RecordsConfig:
 class WindowConfig:
     size_seconds: int
     aggregate_fields: tuple[str, ...]
+    # After this long without a record on any shard of a source subtask, its watermark follows
+    # processing time so the last windows of a quiet stream close; 0 leaves them open.
+    close_when_idle_ms: int = DEFAULT_CLOSE_WHEN_IDLE_MS
 
 
 @dataclass(frozen=True)
@@ -340,7 +347,7 @@ _KNOWN_GROUPS: dict[str, frozenset[str]] = {
             "watermark.idleness.ms",
         }
     ),
-    "window": frozenset({"size.seconds", "aggregate.fields"}),
+    "window": frozenset({"size.seconds", "aggregate.fields", "close.when.idle.ms"}),
     "sink.s3": frozenset({"path", "format"}),
     "sink.delivery": frozenset({"type", "stream.name"}) | _CREDENTIAL_KEYS,
     "sink.dlq": frozenset({"path"}),
@@ -484,7 +491,8 @@ def _window(g: _Group, records: RecordsConfig) -> WindowConfig:
             raise g.error("aggregate.fields", f"'{name}' is not one of records.csv.columns")
         if name in records.key_fields:
             raise g.error("aggregate.fields", f"'{name}' is also a key field")
-    return WindowConfig(size_seconds=size, aggregate_fields=fields)
+    close_when_idle_ms = g.integer("close.when.idle.ms", DEFAULT_CLOSE_WHEN_IDLE_MS, 0)
+    return WindowConfig(size_seconds=size, aggregate_fields=fields, close_when_idle_ms=close_when_idle_ms)
 
 
 def _sink_s3(g: _Group) -> S3SinkConfig:

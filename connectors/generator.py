@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyflink.common import WatermarkStrategy
 from pyflink.datastream.connectors import Source
 
 from connectors.jvm import project_class
@@ -39,10 +38,10 @@ class TripGeneratorSource(Source):
     """The Java ``TripGeneratorSource``: a bounded or endless, optionally rate-limited source."""
 
 
-def trip_generator_source(generator: TripGenerator) -> tuple[TripGeneratorSource, WatermarkStrategy]:
-    """The source and the strategy that stamps each record with its emission time."""
+def trip_generator_source(generator: TripGenerator) -> TripGeneratorSource:
+    """The source: payload rows as the Kinesis source emits them, generated with their emission time as arrival."""
     j_class = project_class("generator.TripGeneratorSource")
     j_source = j_class.create(
         float(generator.records_per_second), generator.count, generator.seed, generator.malformed_every
     )
-    return TripGeneratorSource(j_source), WatermarkStrategy(j_class.emissionTimestamps())
+    return TripGeneratorSource(j_source)

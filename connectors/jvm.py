@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyflink.common import Configuration
-from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, StreamTableEnvironment, Table
@@ -29,7 +28,6 @@ __all__ = [
     "jvm",
     "project_class",
     "set_log_level",
-    "string_deserialization_schema",
     "string_stream",
 ]
 
@@ -72,15 +70,6 @@ def java_configuration(values: Mapping[str, str]) -> Any:
     for key, value in values.items():
         configuration.setString(key, value)
     return configuration
-
-
-def string_deserialization_schema() -> Any:
-    """The Java ``SimpleStringSchema`` for a Java source builder.
-
-    Private: ``_j_deserialization_schema``; PyFlink passes the Java schema only to its own
-    connectors and has no accessor for it.
-    """
-    return SimpleStringSchema()._j_deserialization_schema
 
 
 def string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:

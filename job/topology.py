@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pyflink.common import WatermarkStrategy
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 from pyflink.table import StreamTableEnvironment
 
 from config import AppConfig
 from connectors.generator import TripGenerator, trip_generator_source
-from connectors.kinesis import delivery_sink, kinesis_source
+from connectors.kinesis import delivery_sink, event_time_watermarks, kinesis_source
 from connectors.s3 import json_lines_file_sink
 from udfs.relational import parse_records, scored_record_window_lines, scored_window_lines, window_lines
 
@@ -28,15 +27,12 @@ def build_topology(
     (input=record). Records that cannot be used go to the dead-letter path with stage and reason.
     A ``generator`` (local runs only) replaces Kinesis with trips generated inside the job.
     """
+    watermarks = event_time_watermarks(config.records, config.window)
     if generator is None:
-        payloads = env.from_source(
-            kinesis_source(config.source, config.endpoints),
-            WatermarkStrategy.no_watermarks(),  # event time and watermarks are set in SQL
-            "Kinesis source",
-        ).uid("kinesis-source")
+        source = kinesis_source(config.source, config.endpoints)
+        payloads = env.from_source(source, watermarks, "Kinesis source").uid("kinesis-source")
     else:
-        source, stamps = trip_generator_source(generator)
-        payloads = env.from_source(source, stamps, "Trip generator").uid("trip-generator")
+        payloads = env.from_source(trip_generator_source(generator), watermarks, "Trip generator").uid("trip-generator")
     parsed = parse_records(t_env, payloads, config.records, config.window, config.inference)
 
     inference = config.inference

@@ -1,21 +1,17 @@
-"""Reusable test pieces: a small local Flink environment and a source of timestamped strings."""
+"""Reusable test pieces: a small local Flink environment and a bounded source of payload rows."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-from pyflink.common import Configuration, Types, WatermarkStrategy
-from pyflink.common.watermark_strategy import TimestampAssigner
+from pyflink.common import Configuration, Row, Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
+from config import RecordsConfig, WindowConfig
+from connectors.kinesis import event_time_watermarks
 from job.runtime import CONNECTOR_JAR
-
-
-class _SecondField(TimestampAssigner):
-    def extract_timestamp(self, value, record_timestamp):  # type: ignore[no-untyped-def]
-        return value[1]
 
 
 def local_environment(connector_jar: bool = False) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
@@ -33,13 +29,15 @@ def local_environment(connector_jar: bool = False) -> tuple[StreamExecutionEnvir
     return env, StreamTableEnvironment.create(env)
 
 
-def timestamped_strings(env: StreamExecutionEnvironment, items: Sequence[tuple[str, int]]) -> DataStream:
-    """A bounded stream of payload strings whose record timestamps are the given epoch ms."""
-    pairs = env.from_collection(list(items), Types.TUPLE([Types.STRING(), Types.LONG()]))
-    stamped = pairs.assign_timestamps_and_watermarks(
-        WatermarkStrategy.no_watermarks().with_timestamp_assigner(_SecondField())
-    )
-    return stamped.map(lambda pair: pair[0], output_type=Types.STRING())
+def payload_rows(
+    env: StreamExecutionEnvironment, items: Sequence[tuple[str, int]], records: RecordsConfig, window: WindowConfig
+) -> DataStream:
+    """A bounded stream of the source's payload rows (payload, arrival epoch ms), with the job's event time and
+    watermarks, emitted after every record that advances them so lateness is deterministic."""
+    rows = [Row(payload, arrival_ms, None) for payload, arrival_ms in items]
+    names = ["payload", "arrival_ms", "source_error"]
+    stream = env.from_collection(rows, Types.ROW_NAMED(names, [Types.STRING(), Types.LONG(), Types.STRING()]))
+    return stream.assign_timestamps_and_watermarks(event_time_watermarks(records, window, per_record=True))
 
 
 def collect_strings(stream: DataStream) -> list[str]:

@@ -1,7 +1,9 @@
 """Parsing, validation and event time of incoming records, as Flink SQL built from the config.
 
 The relational work runs in Flink's Java operators: these functions only write the SQL.
-A record arrives as one string column (``f0``) with the Kinesis arrival time as metadata.
+A record arrives as a row of the source: its text (``payload``), its arrival time, the reason
+the source could not read it (``source_error``, for a corrupt KPL aggregate), and its event
+time as the rowtime, read by the source, which also made the watermarks.
 Three payload forms are understood: JSON objects, CSV lines with the configured columns,
 and a JSON string whose content is a CSV line (what the taxi producer sends).
 
@@ -19,14 +21,12 @@ from udfs import dead_letters
 from udfs.dead_letters import Stage
 from udfs.sql import epoch_ms_of, evaluated_once, quote, string_literal
 
-# The physical column a DataStream of strings becomes in the Table API.
-PAYLOAD_COLUMN = "f0"
+# The source rows' columns (the Java ``PayloadRows``), and what SQL makes of them.
+PAYLOAD_COLUMN = "payload"
+ARRIVAL_MS_COLUMN = "arrival_ms"
+SOURCE_ERROR_COLUMN = "source_error"
 ARRIVAL_COLUMN = "arrival_time"
 ROWTIME_COLUMN = "rowtime"
-
-# Records without a usable event time still need a non-null rowtime; the epoch keeps them
-# from moving the watermark, and they are dead-lettered by their reason anyway.
-_NO_TIME_FALLBACK_MS = "CAST(0 AS BIGINT)"
 
 
 def _body(records: RecordsConfig, payload: str) -> str:
@@ -75,19 +75,6 @@ def event_ms(records: RecordsConfig, body: str, text: str | None = None) -> str 
     return f"CASE WHEN {value} > 0 THEN {value} END"
 
 
-def rowtime_expression(records: RecordsConfig) -> str:
-    """The computed rowtime column of the source table; never NULL."""
-    millis = event_ms(records, _body(records, PAYLOAD_COLUMN))
-    if millis is None:
-        return ARRIVAL_COLUMN
-    return f"TO_TIMESTAMP_LTZ(COALESCE({millis}, {_NO_TIME_FALLBACK_MS}), 3)"
-
-
-def watermark_expression(records: RecordsConfig) -> str:
-    millis = records.watermark_out_of_orderness_ms
-    return f"{ROWTIME_COLUMN} - INTERVAL '{millis / 1000:.3f}' SECOND"
-
-
 def _format_check(records: RecordsConfig, payload: str, columns: str) -> tuple[str, str]:
     """(condition that the payload is malformed, reason); ``columns`` is the split CSV line."""
     if records.format == "json":
@@ -117,7 +104,7 @@ def parsed_records_sql(
 ) -> str:
     """One row per record: payload, typed fields, event time and, if it must be set aside, why.
 
-    Columns: ``payload``, ``arrival_time``, ``rowtime``, ``event_ms``, the key fields (STRING),
+    Columns: ``payload``, ``arrival_time``, ``rowtime``, ``source_error``, ``event_ms``, the key fields (STRING),
     the aggregated fields and ``extra_numeric`` fields (DOUBLE), ``dlq_stage`` and
     ``dlq_reason`` (NULL for valid records).  ``extra_checks`` come after the record's own
     checks and may use ``event_ms`` and the rowtime.
@@ -135,10 +122,10 @@ def parsed_records_sql(
     def text(name: str) -> str:
         return quote(_TEXT_PREFIX + name)
 
-    base = f"payload, {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}"
+    base = f"payload, {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}, {SOURCE_ERROR_COLUMN}"
     body_sql = (
         f"SELECT {PAYLOAD_COLUMN} AS payload, {evaluated_once(_body(records, PAYLOAD_COLUMN))} AS body,"
-        f" {ARRIVAL_COLUMN}, {ROWTIME_COLUMN} FROM {source}"
+        f" {ARRIVAL_COLUMN}, {ROWTIME_COLUMN}, {SOURCE_ERROR_COLUMN} FROM {source}"
     )
     split_sql = f"SELECT {base}, body"
     if columns is not None:
@@ -158,7 +145,10 @@ def parsed_records_sql(
         typed.append(f"{number} AS {quote(name)}")
     typed_sql = f"SELECT {base}, malformed, {', '.join(typed)} FROM ({text_sql})"
 
-    checks: list[Check] = [("malformed", Stage.PARSE, string_literal(why))]
+    checks: list[Check] = [
+        (f"{SOURCE_ERROR_COLUMN} IS NOT NULL", Stage.PARSE, SOURCE_ERROR_COLUMN),
+        ("malformed", Stage.PARSE, string_literal(why)),
+    ]
     for key in records.key_fields:
         checks.append((f"{quote(key)} IS NULL", Stage.VALIDATE, string_literal(f"missing key field {key}")))
     if millis is not None:

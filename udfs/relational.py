@@ -1,7 +1,8 @@
 """Thin Flink adapter that runs the record and window SQL between DataStreams.
 
-The Kinesis stream of strings enters the Table API through ``from_data_stream`` with its
-arrival time as metadata and a computed, never-null rowtime carrying the watermark; window
+The source's payload rows enter the Table API through ``from_data_stream`` with their
+timestamps (event time, read by the source) as rowtime and the source's per-shard watermarks
+(``SOURCE_WATERMARK()``); window
 records and dead letters leave it as DataStreams of JSON lines, converted in Java so no
 Python worker sits on the path.  With inference, the Python async stage sits between two
 bridges: after the windows (window mode), or between parsing and the windows (record mode),
@@ -31,14 +32,14 @@ from udfs.inference.flink import (
 )
 from udfs.records import (
     ARRIVAL_COLUMN,
+    ARRIVAL_MS_COLUMN,
     PAYLOAD_COLUMN,
     ROWTIME_COLUMN,
+    SOURCE_ERROR_COLUMN,
     dead_letters_sql,
     numeric_fields,
     parsed_records_sql,
-    rowtime_expression,
     valid_records_sql,
-    watermark_expression,
 )
 from udfs.sql import ISO_MILLIS, quote
 from udfs.windows import json_lines_sql, late_check, window_aggregate_sql, window_columns
@@ -60,22 +61,21 @@ class Windows:
     dead_letters: DataStream | None = None
 
 
-def configure_table_environment(t_env: StreamTableEnvironment, records: RecordsConfig) -> None:
-    """Session settings the SQL relies on: UTC time and the source idleness of the config."""
-    config = t_env.get_config()
-    config.set("table.local-time-zone", "UTC")
-    idle = records.watermark_idleness_ms
-    config.set("table.exec.source.idle-timeout", f"{idle} ms")
+def configure_table_environment(t_env: StreamTableEnvironment) -> None:
+    """Session settings the SQL relies on: UTC time (window bounds and arrival times are written in UTC)."""
+    t_env.get_config().set("table.local-time-zone", "UTC")
 
 
-def source_schema(records: RecordsConfig) -> Schema:
-    """Schema for a DataStream of payload strings whose record timestamps are arrival times."""
+def source_schema() -> Schema:
+    """Schema of the source's payload rows: their timestamps as rowtime, the source's watermarks."""
     return (
         Schema.new_builder()
         .column(PAYLOAD_COLUMN, DataTypes.STRING())
-        .column_by_metadata(ARRIVAL_COLUMN, DataTypes.TIMESTAMP_LTZ(3), "rowtime", True)
-        .column_by_expression(ROWTIME_COLUMN, rowtime_expression(records))
-        .watermark(ROWTIME_COLUMN, watermark_expression(records))
+        .column(ARRIVAL_MS_COLUMN, DataTypes.BIGINT())
+        .column(SOURCE_ERROR_COLUMN, DataTypes.STRING())
+        .column_by_expression(ARRIVAL_COLUMN, f"TO_TIMESTAMP_LTZ({ARRIVAL_MS_COLUMN}, 3)")
+        .column_by_metadata(ROWTIME_COLUMN, DataTypes.TIMESTAMP_LTZ(3), "rowtime")
+        .watermark(ROWTIME_COLUMN, "SOURCE_WATERMARK()")
         .build()
     )
 
@@ -95,10 +95,11 @@ def parse_records(
     window: WindowConfig,
     inference: InferenceConfig | None = None,
 ) -> ParsedRecords:
-    """Parse and validate ``payloads``: the valid records and the dead letters of parse, validate and lateness."""
-    configure_table_environment(t_env, records)
+    """Parse and validate ``payloads`` (payload rows with event-time timestamps and watermarks): the valid records
+    and the dead letters of parse, validate and lateness."""
+    configure_table_environment(t_env)
     extra = record_numeric_fields(window, inference)[len(window.aggregate_fields) :]
-    source = t_env.from_data_stream(payloads, source_schema(records))
+    source = t_env.from_data_stream(payloads, source_schema())
     parsed = t_env.sql_query(parsed_records_sql(records, window, str(source), extra, (late_check(window),)))
     return ParsedRecords(
         valid=t_env.sql_query(valid_records_sql(str(parsed))),

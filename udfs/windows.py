@@ -14,15 +14,16 @@ from __future__ import annotations
 from config import WINDOW_AGGREGATE_SUFFIXES, RecordsConfig, WindowConfig
 from udfs.dead_letters import Stage
 from udfs.records import ROWTIME_COLUMN, Check
-from udfs.sql import ISO_SECONDS, quote, string_literal
+from udfs.sql import ISO_SECONDS, epoch_ms_of, quote, string_literal
 
 AGGREGATES = tuple(zip(WINDOW_AGGREGATE_SUFFIXES, ("SUM", "AVG", "MIN", "MAX"), strict=True))
 
 
 def late_check(window: WindowConfig) -> Check:
-    """The record's window (by its ``event_ms``) was already closed by the watermark: stage ``window``."""
+    """The record's window (by its rowtime) was already closed by the watermark: stage ``window``."""
     size_ms = window.size_seconds * 1000
-    window_end_ms = f"(event_ms - MOD(event_ms, {size_ms}) + {size_ms})"
+    event = epoch_ms_of(ROWTIME_COLUMN, local_time_zone=True)
+    window_end_ms = f"({event} - MOD({event}, {size_ms}) + {size_ms})"
     late = (
         f"CURRENT_WATERMARK({ROWTIME_COLUMN}) IS NOT NULL"
         f" AND TO_TIMESTAMP_LTZ({window_end_ms} - 1, 3) <= CURRENT_WATERMARK({ROWTIME_COLUMN})"

@@ -6,7 +6,6 @@ import re
 
 import pytest
 from pyflink.common import Configuration
-from pyflink.common.serialization import SimpleStringSchema
 from pyflink.fn_execution.beam import beam_worker_pool_service
 from pyflink.table import DataTypes
 from pyflink.table.types import _to_java_data_type
@@ -16,7 +15,6 @@ from connectors.jvm import (
     java_configuration,
     java_properties,
     project_class,
-    string_deserialization_schema,
     string_stream,
 )
 from tests.flink_local import collect_strings, local_environment
@@ -29,7 +27,6 @@ def test_private_attributes_the_bridge_uses_exist() -> None:
     assert table._j_table.getClass().getSimpleName() == "TableImpl"
     assert _to_java_data_type(DataTypes.STRING()).toString() == "STRING"
     assert Configuration()._j_configuration.getClass().getName() == "org.apache.flink.configuration.Configuration"
-    assert SimpleStringSchema()._j_deserialization_schema.getClass().getSimpleName() == "SimpleStringSchema"
     # The loopback worker servers register their stop with this module's ``atexit``.
     assert beam_worker_pool_service.atexit.register is not None
 
@@ -54,4 +51,3 @@ def test_java_settings_hold_the_given_values() -> None:
     assert dict(configuration.toMap()) == {"aws.region": "eu-west-1", "source.init.position": "LATEST"}
     properties = java_properties({"aws.region": "eu-west-1"})
     assert properties.getProperty("aws.region") == "eu-west-1"
-    assert string_deserialization_schema().getClass().getSimpleName() == "SimpleStringSchema"

@@ -147,7 +147,10 @@ RECORDS = {"format": "json", "key.fields": "k"}
         (
             groups(kinesis_source={"stream.arn": ARN, "aws.regoin": "eu-west-1"}),
             "configuration error in property group 'kinesis.source', key 'aws.regoin': unknown key; known keys "
-            "are aws.region, efo.consumer.name, init.position, init.timestamp, reader.type, stream.arn",
+            "are aws.credentials.provider.role.arn, aws.credentials.provider.role.externalId, "
+            "aws.credentials.provider.role.sessionName, aws.region, efo.consumer.name, init.position, init.timestamp, "
+            "reader.empty-records-fetch-interval, reader.type, shard.discovery.interval, "
+            "shard.get-records.max-record-count, stream.arn",
         ),
         (
             groups(records={**RECORDS, "format": "xml"}),

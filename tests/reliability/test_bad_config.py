@@ -126,7 +126,7 @@ CASES = {
         properties({"window": {"size.second": "10"}}),
         "window",
         "size.second",
-        "unknown key; known keys are aggregate.fields, size.seconds",
+        "unknown key; known keys are aggregate.fields, close.when.idle.ms, size.seconds",
     ),
     "unknown group": BadConfig(
         properties({"sink.kafka": {"topic": "windows"}}),

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from config import RecordsConfig, WindowConfig
-from tests.flink_local import collect_strings, local_environment, timestamped_strings
+from tests.flink_local import collect_strings, local_environment, payload_rows
 from udfs.relational import parse_records, window_lines
 
 
@@ -15,11 +15,11 @@ def run(
     records: RecordsConfig, window: WindowConfig, items: list[tuple[str, int]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(window records, dead letters) of one bounded run over ``items`` (payload, arrival ms)."""
-    env, t_env = local_environment()
-    parsed = parse_records(t_env, timestamped_strings(env, items), records, window)
+    env, t_env = local_environment(connector_jar=True)
+    parsed = parse_records(t_env, payload_rows(env, items, records, window), records, window)
     windows = [json.loads(line) for line in collect_strings(window_lines(t_env, parsed.valid, records, window).lines)]
-    env, t_env = local_environment()
-    parsed = parse_records(t_env, timestamped_strings(env, items), records, window)
+    env, t_env = local_environment(connector_jar=True)
+    parsed = parse_records(t_env, payload_rows(env, items, records, window), records, window)
     dead = [json.loads(line) for line in collect_strings(parsed.dead_letters)]
     return sorted(windows, key=lambda w: (w["window_start"], *(w[k] for k in records.key_fields))), dead
 

@@ -16,7 +16,7 @@ import org.apache.flink.types.Row;
  * late.
  *
  * <p>Timestamps: the record's event time read by {@link RecordEventTime}, or its arrival time
- * when no event time field is configured; 0 for a row with a {@code source_error} or without a
+ * ({@code arrival_ms}) when no event time field is configured; 0 for a row with a {@code source_error} or without a
  * readable event time, so that it never moves the watermark (the job's SQL dead-letters it).
  *
  * <p>Watermarks, per shard: the highest timestamp minus {@code outOfOrdernessMs} minus 1 (as
@@ -49,6 +49,7 @@ public final class EventTimeWatermarks implements WatermarkStrategy<Row> {
     private final long outOfOrdernessMs;
     private final long idlenessMs;
     private final long closeWhenIdleMs;
+    private final boolean perRecord;
 
     private transient SubtaskProgress subtask;
 
@@ -56,11 +57,22 @@ public final class EventTimeWatermarks implements WatermarkStrategy<Row> {
             RecordEventTime eventTime,
             long outOfOrdernessMs,
             long idlenessMs,
-            long closeWhenIdleMs) {
+            long closeWhenIdleMs,
+            boolean perRecord) {
         this.eventTime = eventTime;
         this.outOfOrdernessMs = outOfOrdernessMs;
         this.idlenessMs = idlenessMs;
         this.closeWhenIdleMs = closeWhenIdleMs;
+        this.perRecord = perRecord;
+    }
+
+    /**
+     * This strategy, emitting a shard's watermark also after every record that advances it, not
+     * only periodically: each record then sees the watermark of the records before it, which makes
+     * lateness deterministic (for tests over bounded input) at the cost of a watermark per record.
+     */
+    public EventTimeWatermarks perRecord() {
+        return new EventTimeWatermarks(eventTime, outOfOrdernessMs, idlenessMs, closeWhenIdleMs, true);
     }
 
     /**
@@ -77,7 +89,7 @@ public final class EventTimeWatermarks implements WatermarkStrategy<Row> {
      *     watermark follows processing time (0: never)
      * @throws IllegalArgumentException for invalid settings
      */
-    public static WatermarkStrategy<Row> create(
+    public static EventTimeWatermarks create(
             String format,
             String csvColumns,
             String eventTimeField,
@@ -93,7 +105,8 @@ public final class EventTimeWatermarks implements WatermarkStrategy<Row> {
                 eventTimeField == null
                         ? null
                         : RecordEventTime.of(format, csvColumns, eventTimeField, eventTimeFormat);
-        return new EventTimeWatermarks(eventTime, outOfOrdernessMs, idlenessMs, closeWhenIdleMs);
+        return new EventTimeWatermarks(
+                eventTime, outOfOrdernessMs, idlenessMs, closeWhenIdleMs, false);
     }
 
     @Override
@@ -113,7 +126,8 @@ public final class EventTimeWatermarks implements WatermarkStrategy<Row> {
                 context.getInputActivityClock(),
                 outOfOrdernessMs,
                 idlenessMs,
-                closeWhenIdleMs);
+                closeWhenIdleMs,
+                perRecord);
     }
 
     /** Timestamps of rows as described on {@link EventTimeWatermarks}. */
@@ -130,7 +144,8 @@ public final class EventTimeWatermarks implements WatermarkStrategy<Row> {
                 return 0;
             }
             if (eventTime == null) {
-                return recordTimestamp == NO_TIMESTAMP ? 0 : recordTimestamp;
+                Object arrival = row.getField(PayloadRows.ARRIVAL_MS_INDEX);
+                return arrival == null ? 0 : (Long) arrival;
             }
             long millis = eventTime.eventTimeMs((String) row.getField(PayloadRows.PAYLOAD_INDEX));
             return millis == RecordEventTime.NOT_READABLE ? 0 : millis;

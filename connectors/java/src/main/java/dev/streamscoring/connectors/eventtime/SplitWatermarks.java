@@ -17,6 +17,7 @@ final class SplitWatermarks<T> implements WatermarkGenerator<T> {
     private final long outOfOrdernessMs;
     private final long idlenessMs;
     private final long closeWhenIdleMs;
+    private final boolean perRecord;
 
     private long maxTimestamp = Long.MIN_VALUE;
     private long lastRecordMs;
@@ -30,20 +31,26 @@ final class SplitWatermarks<T> implements WatermarkGenerator<T> {
             RelativeClock clock,
             long outOfOrdernessMs,
             long idlenessMs,
-            long closeWhenIdleMs) {
+            long closeWhenIdleMs,
+            boolean perRecord) {
         this.subtask = subtask;
         this.clock = clock;
         this.outOfOrdernessMs = outOfOrdernessMs;
         this.idlenessMs = idlenessMs;
         this.closeWhenIdleMs = closeWhenIdleMs;
+        this.perRecord = perRecord;
         this.lastRecordMs = clock.relativeTimeMillis();
     }
 
     @Override
     public void onEvent(T event, long eventTimestamp, WatermarkOutput output) {
+        boolean advances = eventTimestamp > maxTimestamp;
         maxTimestamp = Math.max(maxTimestamp, eventTimestamp);
         lastRecordMs = clock.relativeTimeMillis();
         subtask.onRecord(eventTimestamp);
+        if (perRecord && advances) {
+            output.emitWatermark(new Watermark(boundedWatermark()));
+        }
     }
 
     @Override

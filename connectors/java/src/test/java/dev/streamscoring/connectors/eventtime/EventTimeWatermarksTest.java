@@ -41,8 +41,27 @@ class EventTimeWatermarksTest {
                         .createTimestampAssigner(() -> null);
         assertEquals(5, arrival.extractTimestamp(row("{}", null), 5));
         assertEquals(0, arrival.extractTimestamp(row("YWJj", "corrupt KPL aggregate: x"), 5));
-        assertEquals(
-                0, arrival.extractTimestamp(row("{}", null), TimestampAssigner.NO_TIMESTAMP));
+        // The arrival time is the row's own, whatever timestamp the stream carried before.
+        assertEquals(5, arrival.extractTimestamp(row("{}", null), TimestampAssigner.NO_TIMESTAMP));
+        assertEquals(0, arrival.extractTimestamp(Row.of("{}", null, null), 5));
+    }
+
+    @Test
+    void perRecordWatermarksFollowEveryRecordThatAdvancesThem() {
+        WatermarkGenerator<Row> shard =
+                generator(EventTimeWatermarks.create("json", "", "t", "epoch_ms", 200, 0, 0).perRecord());
+        LastOutput output = new LastOutput();
+        shard.onEvent(null, 1000, output);
+        assertEquals(799L, output.last);
+        output.last = NOTHING;
+        shard.onEvent(null, 900, output);
+        assertEquals(NOTHING, output.last);
+        shard.onEvent(null, 3000, output);
+        assertEquals(2799L, output.last);
+
+        LastOutput periodicOnly = new LastOutput();
+        generator(strategy(200, 0, 0)).onEvent(null, 1000, periodicOnly);
+        assertEquals(NOTHING, periodicOnly.last);
     }
 
     @Test
