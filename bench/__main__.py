@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.end_to_end import EndToEndRun, measure_end_to_end
+from bench.quiet_stream import measure_quiet_stream
 from bench.report import update_benchmarks_md
 from bench.stage import StageRun, measure_stage
 from deploy.local.model_server import running_model_server
@@ -106,6 +107,9 @@ def run_end_to_end_suite(quick: bool) -> dict[str, Any]:
         )
         results["record_ceiling"] = run("record_ceiling", "record", "generator", 0)
         results["window_kinesis"] = run("window_kinesis", "window", "kinesis", 2000)
+        index += 1
+        results["quiet_stream"] = _attempt(measure_quiet_stream, aws, RUN_DIR, index)
+        print(f"bench: quiet_stream: last window after {results['quiet_stream'].get('last_window_ms')} ms", flush=True)
     return results
 
 
@@ -144,6 +148,10 @@ def summarize(
                 "window_mode_records_per_s": e2e.get("window_kinesis", {}).get("records_per_s", 0),
                 "producer_records_per_s": e2e.get("window_kinesis", {}).get("producer_records_per_s", 0),
                 "emulator": f"moto {info['moto']} (emulator-bound)",
+            },
+            "quiet_stream": {
+                key: e2e.get("quiet_stream", {}).get(key, 0)
+                for key in ("last_window_ms", "bound_ms", "close_when_idle_ms")
             },
             "delivery_latency_ms": {k: sustained.get("delivery_latency_ms", {}).get(k, 0) for k in ("p50", "p99")},
             "s3_latency_ms": {k: sustained.get("s3_latency_ms", {}).get(k, 0) for k in ("p50", "p99")},

@@ -67,7 +67,8 @@ def render(results: dict[str, Any]) -> str:
         "| delivery latency p50 / p99 | S3 latency p50 / p99 | CPU µs / record | cores busy | peak RSS |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, run in e2e["runs"].items():
+    runs = {name: run for name, run in e2e["runs"].items() if name != "quiet_stream"}
+    for name, run in runs.items():
         if "error" in run:
             lines.append(f"| {name} | error: {run['error']} | | | | | | | | |")
             continue
@@ -81,12 +82,22 @@ def render(results: dict[str, Any]) -> str:
             f"| {delivery['p50']:,.0f} / {delivery['p99']:,.0f} ms | {s3['p50']:,.0f} / {s3['p99']:,.0f} ms "
             f"| {cpu_per_record:,.1f} | {run.get('cpu_cores_busy', 0)} | {run['peak_rss_mb']:,} MB |"
         )
+    quiet = e2e["runs"].get("quiet_stream", {})
+    if "error" in quiet:
+        lines += ["", f"Quiet stream: error: {quiet['error']}"]
+    elif quiet:
+        lines += [
+            "",
+            f"Quiet stream (trips for a while, then none; close.when.idle.ms {quiet['close_when_idle_ms']:,}): "
+            f"the last window reached S3 {quiet['s3_ms']:,} ms and the delivery stream {quiet['delivery_ms']:,} ms "
+            f"after the last record; bound (window + close.when.idle.ms + checkpoint interval) {quiet['bound_ms']:,} ms.",
+        ]
     lines += [
         "",
         "Where the time went (busy / backpressured ms per second, max over subtasks, two thirds into each run):",
         "",
     ]
-    for name, run in e2e["runs"].items():
+    for name, run in runs.items():
         operators = run.get("operators") or []
         if not operators:
             continue
@@ -94,7 +105,7 @@ def render(results: dict[str, Any]) -> str:
             f"{op['name'][:60]}: {op['busyTimeMsPerSecond']} / {op['backPressuredTimeMsPerSecond']}" for op in operators
         ]
         lines.append(f"- {name}: " + "; ".join(parts))
-    peaks = {name: run.get("peak_rss_mb_by_process", {}) for name, run in e2e["runs"].items()}
+    peaks = {name: run.get("peak_rss_mb_by_process", {}) for name, run in runs.items()}
     lines += ["", f"Peak resident memory of the job's processes: {results['peak_rss_mb']:,} MB in all."]
     for name, by_kind in peaks.items():
         if by_kind:
