@@ -90,7 +90,7 @@ def render(results: dict[str, Any]) -> str:
             "",
             f"Quiet stream (trips for a while, then none; close.when.idle.ms {quiet['close_when_idle_ms']:,}): "
             f"the last window reached S3 {quiet['s3_ms']:,} ms and the delivery stream {quiet['delivery_ms']:,} ms "
-            f"after the last record; bound (window + close.when.idle.ms + checkpoint interval) {quiet['bound_ms']:,} ms.",
+            f"after the last record; bound (window + close.when.idle.ms + checkpoint) {quiet['bound_ms']:,} ms.",
         ]
     lines += [
         "",
