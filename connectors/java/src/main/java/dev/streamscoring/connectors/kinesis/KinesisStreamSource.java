@@ -75,7 +75,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * sequence numbers: a shard id that vanished this way, or that was read to its end before
  * ListShards found the stream missing, is read again from TRIM_HORIZON when it is listed again.
  *
- * <p>Credentials come from the AWS SDK default provider chain. Each reader exposes a gauge {@code
+ * <p>Credentials come from the AWS SDK default provider chain, or from a role assumed through STS
+ * with {@code aws.credentials.provider.role.arn} (and {@code .externalId}, {@code .sessionName}).
+ * Each reader exposes a gauge {@code
  * KinesisStreamSource.accountId.<account>.region.<region>.stream.<name>.shardId.<id>.millisBehindLatest}
  * per shard being read, and the counters {@code getRecordsThrottled}, {@code
  * getShardIteratorThrottled}, {@code expiredIterators}, {@code getRecordsRetries} and {@code
