@@ -95,6 +95,18 @@ def _epoch_s(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
+def bench_groups(name: str, index: int) -> dict[str, dict[str, str]]:
+    """The demo's property groups with a run's own stream, bucket and delivery stream."""
+    groups = load_property_groups(DEFAULT_PROPERTIES)
+    bucket = f"bench-{index}-{name.replace('_', '-')}"
+    groups["sink.s3"]["path"] = f"s3://{bucket}/windows"
+    groups["sink.dlq"]["path"] = f"s3://{bucket}/dead-letters"
+    groups["sink.delivery"]["stream.name"] = f"{bucket}-delivery"
+    arn = groups["kinesis.source"]["stream.arn"]
+    groups["kinesis.source"]["stream.arn"] = f"{arn.rsplit('/', 1)[0]}/{bucket}-in"
+    return groups
+
+
 def measure_end_to_end(
     aws: LocalAws,
     model: ModelServerHandle | None,
@@ -102,13 +114,7 @@ def measure_end_to_end(
     run_dir: Path,
     index: int,
 ) -> dict[str, Any]:
-    groups = load_property_groups(DEFAULT_PROPERTIES)
-    bucket = f"bench-{index}-{run.name.replace('_', '-')}"
-    groups["sink.s3"]["path"] = f"s3://{bucket}/windows"
-    groups["sink.dlq"]["path"] = f"s3://{bucket}/dead-letters"
-    groups["sink.delivery"]["stream.name"] = f"{bucket}-delivery"
-    arn = groups["kinesis.source"]["stream.arn"]
-    groups["kinesis.source"]["stream.arn"] = f"{arn.rsplit('/', 1)[0]}/{bucket}-in"
+    groups = bench_groups(run.name, index)
     extra_env: dict[str, str] = dict(PROCESS_WORKERS)
     if run.mode == "record":
         assert model is not None

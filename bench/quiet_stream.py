@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.end_to_end import OutputWatcher, _epoch_s
-from config import build_config, load_property_groups, write_property_groups
-from deploy.local.demo import DEFAULT_PROPERTIES
+from bench.end_to_end import OutputWatcher, _epoch_s, bench_groups
+from config import build_config, write_property_groups
 from deploy.local.job_process import running_job
 from deploy.local.producer import TripProducer
 from deploy.local.stack import LocalAws, create_resources, free_port
@@ -29,13 +28,7 @@ SEND_S = 12.0
 
 def measure_quiet_stream(aws: LocalAws, run_dir: Path, index: int) -> dict[str, Any]:
     """Trips for ``SEND_S`` seconds, then none; the time from the last put to the last window in both outputs."""
-    groups = load_property_groups(DEFAULT_PROPERTIES)
-    bucket = f"bench-{index}-quiet-stream"
-    groups["sink.s3"]["path"] = f"s3://{bucket}/windows"
-    groups["sink.dlq"]["path"] = f"s3://{bucket}/dead-letters"
-    groups["sink.delivery"]["stream.name"] = f"{bucket}-delivery"
-    arn = groups["kinesis.source"]["stream.arn"]
-    groups["kinesis.source"]["stream.arn"] = f"{arn.rsplit('/', 1)[0]}/{bucket}-in"
+    groups = bench_groups("quiet_stream", index)
     groups["window"]["close.when.idle.ms"] = str(CLOSE_WHEN_IDLE_MS)
     properties = run_dir / "quiet_stream.properties.json"
     write_property_groups(properties, groups)

@@ -51,7 +51,6 @@ import json
 import random
 import signal
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -63,7 +62,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from deploy.local.stack import free_port
+from deploy.local.stack import event_loop_thread, free_port
 
 T = TypeVar("T")
 
@@ -532,18 +531,13 @@ def fault_proxy(
     another process reaches the proxy over HTTP all the same.
     """
     server = FaultProxyServer(upstream_url, faults, seed=seed, port=port)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="fault-proxy", daemon=True)
-    thread.start()
-    proxy = FaultProxy(server, loop)
-    try:
+    with event_loop_thread("fault-proxy") as loop:
+        proxy = FaultProxy(server, loop)
         proxy.run(server.start())
-        yield proxy
-    finally:
-        proxy.run(server.stop())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        try:
+            yield proxy
+        finally:
+            proxy.run(server.stop())
 
 
 # -- standalone ------------------------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ import math
 import random
 import signal
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,7 +45,7 @@ from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from deploy.local.stack import LOCAL_ACCOUNT, LOCAL_CREDENTIALS, free_port
+from deploy.local.stack import LOCAL_ACCOUNT, LOCAL_CREDENTIALS, event_loop_thread, free_port
 from deploy.local.taxi import COLUMNS, random_trip
 
 T = TypeVar("T")
@@ -743,18 +742,13 @@ class ModelServerHandle:
 def running_model_server(**options: Any) -> Iterator[ModelServerHandle]:
     """A :class:`ModelServer` (built with ``options``) on its own thread and event loop; stopped on exit."""
     server = ModelServer(**options)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="model-server", daemon=True)
-    thread.start()
-    handle = ModelServerHandle(server, loop)
-    try:
+    with event_loop_thread("model-server") as loop:
+        handle = ModelServerHandle(server, loop)
         handle.run(server.start())
-        yield handle
-    finally:
-        handle.run(server.stop())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        try:
+            yield handle
+        finally:
+            handle.run(server.stop())
 
 
 # -- standalone ------------------------------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ gets ``AWS_ENDPOINT_URL_<SERVICE>`` for them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -107,6 +109,20 @@ def wait_until(condition: Any, timeout_s: float, what: str, interval_s: float = 
         time.sleep(interval_s)
     detail = f" (last error: {last_error})" if last_error else ""
     raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}{detail}")
+
+
+@contextmanager
+def event_loop_thread(name: str) -> Iterator[asyncio.AbstractEventLoop]:
+    """An asyncio loop running on its own daemon thread (a local server's), stopped and closed on exit."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
 
 
 @contextmanager
