@@ -103,7 +103,9 @@ def write_backlog(aws: LocalAws, stream: str, records: list[BacklogRecord]) -> d
     shards as a live stream would; then read the shards back and return how many records each holds.
     Raises if a record is not on the shard it was meant for."""
     kinesis = aws.client("kinesis")
-    shards = sorted(kinesis.list_shards(StreamName=stream)["Shards"], key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))
+    shards = sorted(
+        kinesis.list_shards(StreamName=stream)["Shards"], key=lambda s: int(s["HashKeyRange"]["StartingHashKey"])
+    )
     assert len(shards) == SHARDS
     by_event_time = sorted(records, key=lambda r: r.event_ms)
     for start in range(0, len(by_event_time), 500):
@@ -162,6 +164,10 @@ class BacklogOutputs:
         return BacklogCheck.of(self.expected, self.rows(), self.dead_letters.read())
 
 
+def is_late(letter: dict[str, Any]) -> bool:
+    return letter.get("stage") == "window" and str(letter.get("reason", "")).startswith("late")
+
+
 @dataclass
 class BacklogCheck:
     """What the output holds against what it must hold, in records and in windows."""
@@ -172,7 +178,7 @@ class BacklogCheck:
     dead_letters: Counter[str]
     window_rows: int
     duplicate_window_rows: int
-    wrong: list[dict[str, Any]] = field(default_factory=list)
+    wrong: list[dict[str, object]] = field(default_factory=list)
     missing: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
@@ -183,17 +189,19 @@ class BacklogCheck:
         for row in rows:
             by_window.setdefault((row["k"], row["window_start"]), []).append(row)
         lost = duplicated = 0
-        wrong = []
+        wrong: list[dict[str, object]] = []
         for window, (count, total) in expected.items():
             got = by_window.get(window, [])
             got_count = sum(int(row["count"]) for row in got)
             lost += max(0, count - got_count)
             duplicated += max(0, got_count - count)
             if [(int(row["count"]), float(row["v_sum"])) for row in got] != [(count, float(total))]:
-                wrong.append({"window": window, "expected": (count, total), "got": [(r["count"], r["v_sum"]) for r in got]})
+                wrong.append(
+                    {"window": window, "expected": (count, total), "got": [(r["count"], r["v_sum"]) for r in got]}
+                )
         strays = [window for window in by_window if window not in expected]
         wrong.extend({"window": window, "expected": None, "got": by_window[window]} for window in strays)
-        late = sum(1 for letter in letters if letter.get("stage") == "window" and str(letter.get("reason", "")).startswith("late"))
+        late = sum(1 for letter in letters if is_late(letter))
         return cls(
             lost=lost,
             duplicated=duplicated,
@@ -247,7 +255,9 @@ class Backlog:
         return sum(1 for windows in windows_by_shard.values() if len(windows) == WINDOWS)
 
 
-def fill_backlog(aws: LocalAws, directory: Path, prefix: str, volumes: tuple[int, ...], source: dict[str, str]) -> Backlog:
+def fill_backlog(
+    aws: LocalAws, directory: Path, prefix: str, volumes: tuple[int, ...], source: dict[str, str]
+) -> Backlog:
     """Create the case's four-shard stream and bucket, write the backlog, and the job's properties."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     groups = json_record_groups(name, WINDOW_S, "v")
@@ -285,11 +295,30 @@ def wait_for_all_windows(backlog: Backlog, rest_port: int, timeout_s: float) -> 
     return backlog.outputs.check()
 
 
-def source_records_out(rest_port: int) -> int:
-    """Records the job's source vertex has emitted so far (the REST API's figure, refreshed every few seconds)."""
+def source_records_in(rest_port: int) -> int:
+    """Records the job's source has read so far (the REST API's figure for the source vertex, refreshed every
+    few seconds; its records out are the local window aggregates chained to it, far fewer)."""
     job = rest_json(rest_port, f"/jobs/{job_id(rest_port)}")
     (source,) = [v for v in job["vertices"] if v["name"].startswith("Source")]
-    return int(source["metrics"]["write-records"])
+    return int(source["metrics"]["read-records"])
+
+
+# Longer than the REST API's metric refresh (metrics.fetcher.update-interval, 10 s by default).
+METRICS_REFRESH_S = 12
+
+
+def settled_source_records_in(rest_port: int) -> int:
+    """The records the source has read once the figure has stood still for longer than the REST API takes
+    to refresh its metrics: the final count of a job that has read everything."""
+    readings: list[tuple[float, int]] = []
+
+    def unchanged() -> bool:
+        readings.append((time.monotonic(), source_records_in(rest_port)))
+        now, value = readings[-1]
+        return any(now - at >= METRICS_REFRESH_S and seen == value for at, seen in readings)
+
+    wait_until(unchanged, 120, "the source's record count to settle", interval_s=1)
+    return readings[-1][1]
 
 
 # -- backlog across shards ---------------------------------------------------------------------------------------
@@ -355,18 +384,17 @@ def crash(job: Any) -> None:
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("restore", ["crash", "savepoint"])
+@pytest.mark.parametrize(("restore", "parallelism"), [("crash", 1), ("savepoint", 1), ("crash", 2)])
 def test_backlog_restored_mid_drain_gives_every_window_exactly_once(
-    local_aws: LocalAws, tmp_path: Path, case: CaseFigures, restore: str
+    local_aws: LocalAws, tmp_path: Path, case: CaseFigures, restore: str, parallelism: int
 ) -> None:
     started = time.monotonic()
-    backlog = fill_backlog(local_aws, tmp_path, f"backlog-{restore}", DRAIN_VOLUMES, SLOW_SOURCE)
+    backlog = fill_backlog(local_aws, tmp_path, f"backlog-{restore}-p{parallelism}", DRAIN_VOLUMES, SLOW_SOURCE)
     expected = backlog.outputs.expected
     checkpoints = tmp_path / "checkpoints"
     first_port = free_port()
-    with backlog_job(
-        local_aws, backlog, tmp_path, "job-first.log", first_port, "--checkpoint-dir", str(checkpoints)
-    ) as job:
+    first_args = ("--parallelism", str(parallelism), "--checkpoint-dir", str(checkpoints))
+    with backlog_job(local_aws, backlog, tmp_path, "job-first.log", first_port, *first_args) as job:
         # Mid-drain: a checkpoint completed and the first windows committed, most of the backlog unread.
         wait_until(lambda: len({w for _, w in backlog.outputs.committed()}) >= 2, 240, "two windows committed")
         before = job_health(first_port)
@@ -380,13 +408,12 @@ def test_backlog_restored_mid_drain_gives_every_window_exactly_once(
     committed_at_restore = backlog.outputs.committed()
 
     second_port = free_port()
-    with backlog_job(
-        local_aws, backlog, tmp_path, "job-restored.log", second_port, "--from-savepoint", str(restore_from)
-    ):
+    second_args = ("--parallelism", str(parallelism), "--from-savepoint", str(restore_from))
+    with backlog_job(local_aws, backlog, tmp_path, "job-restored.log", second_port, *second_args):
         restored = restored_checkpoint(second_port)
         check = wait_for_all_windows(backlog, second_port, 300)
         # What the restored job read: more than nothing means the restored positions were mid-drain.
-        reread = wait_until(lambda: source_records_out(second_port), 60, "the restored source's record count")
+        reread = settled_source_records_in(second_port)
         health = job_health(second_port)
 
     check.fill(case, len(backlog.records))
@@ -394,13 +421,15 @@ def test_backlog_restored_mid_drain_gives_every_window_exactly_once(
     case.details.update(
         {
             "restore": restore,
+            "parallelism": parallelism,
             "restored_from": restore_from.name,
             "restored": restored,
             "checkpoints_before": before.completed_checkpoints,
             "windows": len(expected),
             "windows_committed_before": len(committed_before),
             "windows_committed_at_restore": len(committed_at_restore),
-            "records_after_restore": reread,
+            "records_read_after_restore": reread,
+            "records_read_before_restored_snapshot": len(backlog.records) - reread,
             "shards": backlog.landed,
             "restarts": health.restarts,
             "restores": health.restores,
@@ -412,8 +441,10 @@ def test_backlog_restored_mid_drain_gives_every_window_exactly_once(
     assert backlog.shards_with_every_window == SHARDS
     assert before.completed_checkpoints >= 1
     assert 0 < len(committed_at_restore) < len(expected)
-    assert restored is not None and restored["is_savepoint"] is (restore == "savepoint")
+    # A restore by path counts as a savepoint restore, whether the path holds a savepoint or a checkpoint.
+    assert restored is not None and restored["is_savepoint"] is True
     assert Path(urlparse(restored["external_path"]).path) == restore_from.resolve()
+    assert restore_from.name.startswith("chk-" if restore == "crash" else "savepoint-")
     assert (health.state, health.restarts, health.restores) == ("RUNNING", 0, 1)
     # The restored job read a part of the backlog, not all of it again.
     assert 0 < reread < len(backlog.records)
