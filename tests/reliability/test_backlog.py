@@ -11,10 +11,10 @@ out-of-orderness, so no record is late by the rule either. The last windows clos
 ``close.when.idle.ms`` once the backlog is drained.
 
 The restore cases slow the source down (a small GetRecords limit), so that the drain spans several
-checkpoints and window commits, and interrupt it: either the whole job process is killed (a crash)
-and a new job restores the latest completed checkpoint, or the job is stopped with a savepoint and
-resumed from it. The restored job must read on from the checkpointed positions: every window exact,
-none written twice to S3, none late.
+checkpoints and window commits, and interrupt it: either the whole job process is killed (a crash,
+also at parallelism 2) and a new job restores the latest completed checkpoint, or the job is
+stopped with a savepoint and resumed from it. The restored job must read on from the checkpointed
+positions: every window exact, none written twice to S3, none late.
 
 The test computes every window's count and sum from what it wrote, and checks where each record
 landed by reading the shards back.
