@@ -16,10 +16,12 @@ records would move the watermark past them, and they would be dead-lettered as l
 a child's first records if the watermark moved on, driven by the other shards, while the child
 waited for its parents. So a sound run has, per key, windows whose ``n`` values are contiguous
 ranges following one another, and no late dead letters; a late record's event time, before or after
-the nearest reshard, tells which of the two it was. To read the exact set of ``n`` values of a window from its aggregates, every
-record also carries ``b = 2 ** (n % 48)``: the sum of ``b`` over a window spanning fewer than 48
-counters is a bit mask of its counters, and it has as many bits set as the window has records only
-if no counter is in it twice (a repeated power of two carries into the next bit).
+the nearest reshard, tells which of the two it was.
+
+To read the exact set of ``n`` values of a window from its aggregates, every record also carries
+``b = 2 ** (n % 48)``: the sum of ``b`` over a window spanning fewer than 48 counters is a bit mask
+of its counters, and it has as many bits set as the window has records only if no counter is in it
+twice (a repeated power of two carries into the next bit).
 
 The failover is a real task failure: the job scores each window with the local model server, and
 one of its Python workers is killed, as in ``test_failover.py``. The job restarts from its last
@@ -34,6 +36,7 @@ import re
 import signal
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -369,7 +372,7 @@ def test_reshards_with_a_failover_keep_every_key_in_order_and_exactly_once(
 ) -> None:
     started = time.monotonic()
     aws = local_aws.with_service_endpoint("kinesis", kinesis_mock.endpoint)
-    name = f"reshard-{time.strftime('%H%M%S')}-{free_port()}"
+    name = f"reshard-{uuid.uuid4().hex[:8]}"
     groups = reshard_groups(name)
     properties = tmp_path / "application_properties.json"
     reshards: list[dict[str, Any]] = []
