@@ -60,7 +60,8 @@ class KinesisSourceReaderTest {
                     emitter,
                     new Configuration(),
                     new EventRecordingContext(),
-                    vanished);
+                    vanished,
+                    new ShardHolds());
 
     @AfterEach
     void closeReader() throws Exception {
