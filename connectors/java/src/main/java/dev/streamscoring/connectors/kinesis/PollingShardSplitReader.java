@@ -40,11 +40,10 @@ import java.util.Set;
  * reader releases it or, failing that, after the hold timeout. A closed shard without named
  * children is finished at once, and so is a shard Kinesis reports as not found (with its stream);
  * the latter is logged once at WARN and its id put into the set shared with {@link
- * KinesisSourceReader}, which tells the enumerator. An expired
- * iterator is replaced by one after the last record read. Throttled calls back off exponentially
- * and are retried for ever; other transient errors back off too and fail the reader after {@value
- * #MAX_CONSECUTIVE_FAILURES} in a row on one shard. Paused shards (watermark alignment) are not
- * polled until resumed.
+ * KinesisSourceReader}, which tells the enumerator. An expired iterator is replaced by one after
+ * the last record read. Throttled calls back off exponentially and are retried for ever; other
+ * transient errors back off too and fail the reader after {@value #MAX_CONSECUTIVE_FAILURES} in a
+ * row on one shard. Paused shards (watermark alignment) are not polled until resumed.
  */
 final class PollingShardSplitReader implements SplitReader<Record, KinesisShardSplit> {
 
@@ -57,7 +56,6 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
 
     private static final long DEFAULT_BACKOFF_BASE_MS = 250L;
     private static final long DEFAULT_MAX_BACKOFF_MS = 10_000L;
-    private static final long DEFAULT_HOLD_TIMEOUT_MS = 30_000L;
 
     private final KinesisStreamProxy proxy;
     private final int maxRecordsPerPoll;
@@ -88,24 +86,6 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
     /**
      * @param vanishedShardIds receives the ids of shards finished because Kinesis did not find
      *     them; shared with the source reader
-     */
-    PollingShardSplitReader(
-            KinesisStreamProxy proxy,
-            int maxRecordsPerPoll,
-            long emptyRecordsFetchIntervalMs,
-            KinesisReaderMetrics metrics,
-            Set<String> vanishedShardIds) {
-        this(
-                proxy,
-                maxRecordsPerPoll,
-                emptyRecordsFetchIntervalMs,
-                metrics,
-                vanishedShardIds,
-                new ShardHolds(),
-                DEFAULT_HOLD_TIMEOUT_MS);
-    }
-
-    /**
      * @param holds shared with the source reader: drained shards are announced there and released
      *     from there
      * @param holdTimeoutMs how long a drained shard is held at most
@@ -128,26 +108,6 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
                 holdTimeoutMs,
                 DEFAULT_BACKOFF_BASE_MS,
                 DEFAULT_MAX_BACKOFF_MS);
-    }
-
-    PollingShardSplitReader(
-            KinesisStreamProxy proxy,
-            int maxRecordsPerPoll,
-            long emptyRecordsFetchIntervalMs,
-            KinesisReaderMetrics metrics,
-            Set<String> vanishedShardIds,
-            long backoffBaseMs,
-            long maxBackoffMs) {
-        this(
-                proxy,
-                maxRecordsPerPoll,
-                emptyRecordsFetchIntervalMs,
-                metrics,
-                vanishedShardIds,
-                new ShardHolds(),
-                DEFAULT_HOLD_TIMEOUT_MS,
-                backoffBaseMs,
-                maxBackoffMs);
     }
 
     PollingShardSplitReader(

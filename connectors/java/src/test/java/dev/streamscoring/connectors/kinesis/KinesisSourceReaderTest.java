@@ -39,6 +39,7 @@ class KinesisSourceReaderTest {
     private final List<SourceEvent> events = new CopyOnWriteArrayList<>();
     private final Set<String> vanished = ConcurrentHashMap.newKeySet();
     private final FakeKinesisProxy proxy = new FakeKinesisProxy();
+    private final ShardHolds holds = new ShardHolds();
 
     /** Emits each record's sequence number and records it as the split's progress. */
     private final RecordEmitter<Record, String, KinesisShardSplitState> emitter =
@@ -57,12 +58,14 @@ class KinesisSourceReaderTest {
                                     new KinesisReaderMetrics(
                                             new RecordingMetricRegistry().rootGroup("reader"),
                                             FakeKinesisProxy.ARN),
-                                    vanished),
+                                    vanished,
+                                    holds,
+                                    60_000L),
                     emitter,
                     new Configuration(),
                     new EventRecordingContext(),
                     vanished,
-                    new ShardHolds());
+                    holds);
 
     private final List<KinesisSourceReader<String>> holdingReaders = new ArrayList<>();
 
@@ -76,7 +79,7 @@ class KinesisSourceReaderTest {
 
     /** A reader whose split reader holds drained shards for at most {@code holdTimeoutMs}. */
     private KinesisSourceReader<String> holdingReader(long holdTimeoutMs) {
-        ShardHolds holds = new ShardHolds();
+        ShardHolds readerHolds = new ShardHolds();
         KinesisSourceReader<String> holding =
                 new KinesisSourceReader<>(
                         () ->
@@ -88,13 +91,13 @@ class KinesisSourceReaderTest {
                                                 new RecordingMetricRegistry().rootGroup("reader"),
                                                 FakeKinesisProxy.ARN),
                                         vanished,
-                                        holds,
+                                        readerHolds,
                                         holdTimeoutMs),
                         emitter,
                         new Configuration(),
                         new EventRecordingContext(),
                         vanished,
-                        holds);
+                        readerHolds);
         holdingReaders.add(holding);
         holding.start();
         return holding;
