@@ -36,6 +36,13 @@ import java.util.TreeMap;
  * period). Splits wait in the checkpointed unassigned list until all readers are registered; then
  * each goes to the reader with the fewest unfinished shards (see {@link ShardAssigner}).
  *
+ * <p>A parent is also done when its reader reported it drained ({@link ShardsDrainedEvent}): read
+ * to its end but held open, so that its last watermark holds back the reader's. Its children then
+ * go to the reader of one of their drained parents (the least loaded), and once all of a drained
+ * parent's children are assigned its reader is told so ({@link ChildShardsAssignedEvent}) and
+ * finishes it. Drained shards are not checkpointed: a restored reader reads a held shard to its end
+ * again and reports it again, and is answered again if the children were assigned meanwhile.
+ *
  * <p>A shard reported as vanished (ResourceNotFoundException) and listed again later belongs to a
  * stream recreated under the same name: it is read again from TRIM_HORIZON. When ListShards itself
  * reports the stream as not found, discovery goes on at its interval, and the shards read to their
@@ -60,6 +67,9 @@ final class KinesisShardEnumerator
     private final List<KinesisShardSplit> unassignedSplits;
     private final Set<String> finishedShardIds;
     private final Set<String> vanishedShardIds;
+
+    /** Shards drained and held open by their reader, until it reports them finished. */
+    private final Map<String, DrainedShard> drainedShards = new LinkedHashMap<>();
 
     private Instant startedAt;
     private int consecutiveDiscoveryFailures;
@@ -236,7 +246,9 @@ final class KinesisShardEnumerator
     private boolean parentsDone(KinesisShardSplit split) {
         for (String parent : split.getParentShardIds()) {
             Integer owner = assignedShardOwners.get(parent);
-            if (owner != null && owner != KinesisEnumeratorState.UNKNOWN_OWNER) {
+            if (owner != null
+                    && owner != KinesisEnumeratorState.UNKNOWN_OWNER
+                    && !drainedShards.containsKey(parent)) {
                 return false;
             }
             if (isUnassigned(parent)) {
@@ -251,6 +263,13 @@ final class KinesisShardEnumerator
      * registered: assigning earlier would pile the shards onto the first readers.
      */
     private void assignPendingSplits() {
+        assignReadySplits();
+        // After the assignment: a reader must have its children's splits before it finishes the
+        // parent, and events to a reader arrive in the order they are sent.
+        answerDrainedShards();
+    }
+
+    private void assignReadySplits() {
         int parallelism = context.currentParallelism();
         Map<Integer, ?> registered = context.registeredReaders();
         if (registered.size() < parallelism || unassignedSplits.isEmpty()) {
@@ -259,8 +278,9 @@ final class KinesisShardEnumerator
         List<Integer> readers = new ArrayList<>(registered.keySet());
         Collections.sort(readers);
         Map<Integer, Integer> loads = new HashMap<>();
-        for (int owner : assignedShardOwners.values()) {
-            if (registered.containsKey(owner)) {
+        for (Map.Entry<String, Integer> assigned : assignedShardOwners.entrySet()) {
+            int owner = assigned.getValue();
+            if (registered.containsKey(owner) && !drainedShards.containsKey(assigned.getKey())) {
                 loads.merge(owner, 1, Integer::sum);
             }
         }
@@ -279,7 +299,11 @@ final class KinesisShardEnumerator
         }
         int fairShare = ShardAssigner.fairShare(open + ready.size(), readers.size());
         for (KinesisShardSplit split : ready) {
-            int owner = ShardAssigner.select(split, readers, loads, fairShare);
+            Integer parentOwner = leastLoadedDrainedParentOwner(split, registered.keySet(), loads);
+            int owner =
+                    parentOwner != null
+                            ? parentOwner
+                            : ShardAssigner.select(split, readers, loads, fairShare);
             loads.merge(owner, 1, Integer::sum);
             assignment.computeIfAbsent(owner, k -> new ArrayList<>()).add(split);
             assignedShardOwners.put(split.getShardId(), owner);
@@ -296,8 +320,90 @@ final class KinesisShardEnumerator
         }
     }
 
+    /**
+     * The reader of one of the split's drained parents with the fewest open shards (the lowest
+     * subtask among equals), or null if no parent is drained on a registered reader: there the
+     * parent's held watermark covers the child's first records.
+     */
+    private Integer leastLoadedDrainedParentOwner(
+            KinesisShardSplit split, Set<Integer> registered, Map<Integer, Integer> loads) {
+        Integer best = null;
+        for (String parent : split.getParentShardIds()) {
+            DrainedShard drained = drainedShards.get(parent);
+            if (drained == null || !registered.contains(drained.owner)) {
+                continue;
+            }
+            int load = loads.getOrDefault(drained.owner, 0);
+            int bestLoad = best == null ? Integer.MAX_VALUE : loads.getOrDefault(best, 0);
+            if (load < bestLoad || (load == bestLoad && drained.owner < best)) {
+                best = drained.owner;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Tells the readers of drained shards whose children are all assigned where they went. A child
+     * not discovered yet, or waiting for another parent, keeps its parent held.
+     */
+    private void answerDrainedShards() {
+        Map<Integer, Map<String, Map<String, Integer>>> answers = new TreeMap<>();
+        for (Map.Entry<String, DrainedShard> entry : drainedShards.entrySet()) {
+            DrainedShard drained = entry.getValue();
+            if (drained.answered || !context.registeredReaders().containsKey(drained.owner)) {
+                continue;
+            }
+            Set<String> children = new LinkedHashSet<>(drained.childShardIds);
+            for (KinesisShardSplit split : unassignedSplits) {
+                if (split.getParentShardIds().contains(entry.getKey())) {
+                    children.add(split.getShardId());
+                }
+            }
+            Map<String, Integer> childOwners = new LinkedHashMap<>();
+            for (String child : children) {
+                Integer owner = assignedShardOwners.get(child);
+                if (owner != null) {
+                    childOwners.put(child, owner);
+                } else if (finishedShardIds.contains(child) || vanishedShardIds.contains(child)) {
+                    childOwners.put(child, ChildShardsAssignedEvent.DONE);
+                } else {
+                    break;
+                }
+            }
+            if (childOwners.size() == children.size()) {
+                drained.answered = true;
+                answers.computeIfAbsent(drained.owner, k -> new LinkedHashMap<>())
+                        .put(entry.getKey(), childOwners);
+            }
+        }
+        answers.forEach(
+                (owner, childOwners) -> {
+                    LOG.info("Telling reader {} where children went: {}", owner, childOwners);
+                    context.sendEventToSourceReader(
+                            owner, new ChildShardsAssignedEvent(childOwners));
+                });
+    }
+
+    private void onShardsDrained(int subtaskId, ShardsDrainedEvent event) {
+        LOG.info("Reader {} read shards to their end and holds them: {}", subtaskId, event);
+        for (Map.Entry<String, Set<String>> drained : event.getChildShardIds().entrySet()) {
+            String shardId = drained.getKey();
+            drainedShards.put(shardId, new DrainedShard(subtaskId, drained.getValue()));
+            if (!finishedShardIds.contains(shardId) && !vanishedShardIds.contains(shardId)) {
+                // After a restore at another parallelism the shard may be read by another reader.
+                unassignedSplits.removeIf(split -> split.getShardId().equals(shardId));
+                assignedShardOwners.put(shardId, subtaskId);
+            }
+        }
+        assignPendingSplits();
+    }
+
     @Override
     public void handleSourceEvent(int subtaskId, SourceEvent sourceEvent) {
+        if (sourceEvent instanceof ShardsDrainedEvent) {
+            onShardsDrained(subtaskId, (ShardsDrainedEvent) sourceEvent);
+            return;
+        }
         if (!(sourceEvent instanceof ShardsFinishedEvent)) {
             return;
         }
@@ -313,6 +419,7 @@ final class KinesisShardEnumerator
     }
 
     private void markDone(String shardId, Set<String> doneIds) {
+        drainedShards.remove(shardId);
         assignedShardOwners.remove(shardId);
         unassignedSplits.removeIf(split -> split.getShardId().equals(shardId));
         finishedShardIds.remove(shardId);
@@ -333,6 +440,7 @@ final class KinesisShardEnumerator
     public void addSplitsBack(List<KinesisShardSplit> splits, int subtaskId) {
         LOG.info("Reader {} failed; taking back splits {}", subtaskId, splits);
         for (KinesisShardSplit split : splits) {
+            drainedShards.remove(split.getShardId());
             assignedShardOwners.remove(split.getShardId());
             finishedShardIds.remove(split.getShardId());
             vanishedShardIds.remove(split.getShardId());
@@ -360,5 +468,17 @@ final class KinesisShardEnumerator
     @Override
     public void close() {
         proxy.close();
+    }
+
+    /** A shard its reader holds open after reading it to its end. */
+    private static final class DrainedShard {
+        final int owner;
+        final Set<String> childShardIds;
+        boolean answered;
+
+        DrainedShard(int owner, Set<String> childShardIds) {
+            this.owner = owner;
+            this.childShardIds = childShardIds;
+        }
     }
 }

@@ -1,10 +1,13 @@
 package dev.streamscoring.connectors.kinesis;
 
+import org.apache.flink.api.connector.source.ReaderOutput;
+import org.apache.flink.api.connector.source.SourceEvent;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.source.reader.RecordEmitter;
 import org.apache.flink.connector.base.source.reader.SingleThreadMultiplexSourceReaderBase;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitReader;
+import org.apache.flink.core.io.InputStatus;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +32,16 @@ import java.util.function.Supplier;
  * could be lost with a failure before the enumerator's next checkpoint, so a finished split stays
  * in this reader's checkpoints, marked finished, until two checkpoints taken after it finished are
  * complete; a reader restored with such a split sends the event again instead of reading it.
+ *
+ * <p>A closed shard read to its end is held open first (see {@link ShardHolds}): this reader
+ * reports it with a {@link ShardsDrainedEvent}, the enumerator assigns its children, to this reader
+ * when it can, and answers with a {@link ChildShardsAssignedEvent}, upon which the shard is
+ * released and finished. Until then the shard's last watermark holds back the subtask's, so the
+ * children's first records are not behind it. Releasing on the answer is enough: the enumerator
+ * sends it after the children's splits, events to a reader arrive in order, and Flink's source
+ * operator creates a split's output, which holds the watermark until the split's first record,
+ * when the split arrives (Flink 2.2 {@code SourceOperator#handleAddSplitsEvent}). A reader
+ * restored with a held shard reads it to its end again and reports it again.
  */
 final class KinesisSourceReader<T>
         extends SingleThreadMultiplexSourceReaderBase<
@@ -37,6 +50,10 @@ final class KinesisSourceReader<T>
     private static final Logger LOG = LoggerFactory.getLogger(KinesisSourceReader.class);
 
     private final Set<String> vanishedShardIds;
+    private final ShardHolds holds;
+
+    /** Drained shards reported to the enumerator and not yet released. */
+    private final Set<String> heldShardIds = new HashSet<>();
 
     /**
      * Finished splits by the id of the last checkpoint taken before they finished: they are part of
@@ -51,15 +68,60 @@ final class KinesisSourceReader<T>
     /**
      * @param vanishedShardIds filled by the split reader with the shards it finished because
      *     Kinesis did not find them
+     * @param holds shared with the split reader: the drained shards it holds open
      */
     KinesisSourceReader(
             Supplier<SplitReader<Record, KinesisShardSplit>> splitReaderSupplier,
             RecordEmitter<Record, T, KinesisShardSplitState> recordEmitter,
             Configuration config,
             SourceReaderContext context,
-            Set<String> vanishedShardIds) {
+            Set<String> vanishedShardIds,
+            ShardHolds holds) {
         super(splitReaderSupplier, recordEmitter, config, context);
         this.vanishedShardIds = vanishedShardIds;
+        this.holds = holds;
+    }
+
+    @Override
+    public InputStatus pollNext(ReaderOutput<T> output) throws Exception {
+        InputStatus status = super.pollNext(output);
+        reportDrained();
+        return status;
+    }
+
+    /** Tells the enumerator of the shards drained since the last call; in the task thread. */
+    private void reportDrained() {
+        List<ShardHolds.Drained> drained = holds.takeDrained();
+        if (drained.isEmpty()) {
+            return;
+        }
+        Map<String, Set<String>> children = new LinkedHashMap<>();
+        for (ShardHolds.Drained shard : drained) {
+            children.put(shard.shardId, shard.childShardIds);
+            heldShardIds.add(shard.shardId);
+        }
+        LOG.info("Holding shards read to their end until their children are assigned: {}", drained);
+        context.sendSourceEventToCoordinator(new ShardsDrainedEvent(children));
+    }
+
+    @Override
+    public void handleSourceEvents(SourceEvent sourceEvent) {
+        if (!(sourceEvent instanceof ChildShardsAssignedEvent)) {
+            super.handleSourceEvents(sourceEvent);
+            return;
+        }
+        Map<String, Map<String, Integer>> childOwners =
+                ((ChildShardsAssignedEvent) sourceEvent).getChildOwners();
+        for (Map.Entry<String, Map<String, Integer>> parent : childOwners.entrySet()) {
+            // A shard released by its timeout, or not held here, has nothing left to release.
+            if (heldShardIds.remove(parent.getKey())) {
+                LOG.info(
+                        "Children of shard {} are assigned (to subtasks {}); finishing it",
+                        parent.getKey(),
+                        parent.getValue());
+                holds.release(parent.getKey());
+            }
+        }
     }
 
     @Override
@@ -95,6 +157,7 @@ final class KinesisSourceReader<T>
 
     @Override
     protected void onSplitFinished(Map<String, KinesisShardSplitState> finishedSplitIds) {
+        heldShardIds.removeAll(finishedSplitIds.keySet());
         List<KinesisShardSplit> finished = new ArrayList<>(finishedSplitIds.size());
         for (Map.Entry<String, KinesisShardSplitState> entry : finishedSplitIds.entrySet()) {
             KinesisShardSplit.Status status =

@@ -66,7 +66,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * </table>
  *
  * <p>Reshards keep per-key order: a child shard is read only after its parents are read to their
- * end (or expired). Each shard is polled at most 5 times a second; throttling and expired iterators
+ * end (or expired). Nor do they make a child's first records late: a parent read to its end stays
+ * open, reading nothing, so that its last watermark holds back its subtask's, until its children
+ * are assigned, to the subtask of one of their parents (at most 3 discovery intervals, and at least
+ * 30 s, then it is finished anyway). A watermark strategy that marks a split idle sooner than that lets
+ * the held parent go idle, and it no longer holds the watermark. Each shard is polled at most 5 times a second; throttling and expired iterators
  * are retried without failing the job.
  *
  * <p>A shard or stream that Kinesis no longer finds (ResourceNotFoundException) ends the shard's
@@ -89,6 +93,9 @@ public final class KinesisStreamSource<T>
         implements Source<T, KinesisShardSplit, KinesisEnumeratorState>, ResultTypeQueryable<T> {
 
     private static final long serialVersionUID = 1L;
+
+    /** Least time a shard read to its end is kept open while its children are not assigned. */
+    private static final long MIN_HOLD_TIMEOUT_MS = 30_000L;
 
     private final String streamArn;
     private final Configuration sourceConfig;
@@ -133,6 +140,14 @@ public final class KinesisStreamSource<T>
                         .get(KinesisSourceOptions.READER_EMPTY_RECORDS_FETCH_INTERVAL)
                         .toMillis();
         Set<String> vanishedShardIds = ConcurrentHashMap.newKeySet();
+        ShardHolds holds = new ShardHolds();
+        long holdTimeoutMs =
+                Math.max(
+                        MIN_HOLD_TIMEOUT_MS,
+                        3
+                                * sourceConfig
+                                        .get(KinesisSourceOptions.SHARD_DISCOVERY_INTERVAL)
+                                        .toMillis());
         KinesisReaderMetrics metrics =
                 new KinesisReaderMetrics(readerContext.metricGroup(), streamArn);
         return new KinesisSourceReader<>(
@@ -142,11 +157,14 @@ public final class KinesisStreamSource<T>
                                 maxRecords,
                                 emptyFetchIntervalMs,
                                 metrics,
-                                vanishedShardIds),
+                                vanishedShardIds,
+                                holds,
+                                holdTimeoutMs),
                 new KinesisRecordEmitter<>(deserializer, streamArn),
                 sourceConfig,
                 readerContext,
-                vanishedShardIds);
+                vanishedShardIds,
+                holds);
     }
 
     @Override

@@ -11,16 +11,21 @@ import org.apache.flink.metrics.Gauge;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.services.kinesis.model.ChildShard;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.Record;
 
 import java.io.IOException;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -29,13 +34,16 @@ import java.util.Set;
  * GetRecords calls a second per shard). A caught-up shard is polled again after the empty-records
  * fetch interval.
  *
- * <p>A shard is finished when Kinesis reports no next iterator (closed by a reshard and fully read)
- * or reports the shard or stream as not found; the latter is logged once at WARN and its id put
- * into the set shared with {@link KinesisSourceReader}, which tells the enumerator. An expired
- * iterator is replaced by one after the last record read. Throttled calls back off exponentially
- * and are retried for ever; other transient errors back off too and fail the reader after {@value
- * #MAX_CONSECUTIVE_FAILURES} in a row on one shard. Paused shards (watermark alignment) are not
- * polled until resumed.
+ * <p>A shard closed by a reshard and read to its end (no next iterator) whose children Kinesis
+ * names is not finished at once but held: it is no longer polled, is announced through {@link
+ * ShardHolds} once the records of its last fetch were emitted, and is finished when the source
+ * reader releases it or, failing that, after the hold timeout. A closed shard without named
+ * children is finished at once, and so is a shard Kinesis reports as not found (with its stream);
+ * the latter is logged once at WARN and its id put into the set shared with {@link
+ * KinesisSourceReader}, which tells the enumerator. An expired iterator is replaced by one after
+ * the last record read. Throttled calls back off exponentially and are retried for ever; other
+ * transient errors back off too and fail the reader after {@value #MAX_CONSECUTIVE_FAILURES} in a
+ * row on one shard. Paused shards (watermark alignment) are not polled until resumed.
  */
 final class PollingShardSplitReader implements SplitReader<Record, KinesisShardSplit> {
 
@@ -56,6 +64,8 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
     private final Set<String> vanishedShardIds;
     private final long backoffBaseMs;
     private final long maxBackoffMs;
+    private final ShardHolds holds;
+    private final long holdTimeoutMs;
 
     private final Object lock = new Object();
 
@@ -65,24 +75,37 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
     /** Guarded by {@link #lock}. */
     private final Set<String> pausedShardIds = new HashSet<>();
 
+    /**
+     * Drained shards kept open, to the time (ms) they are finished at the latest. Guarded by
+     * {@link #lock}.
+     */
+    private final Map<String, Long> heldUntilMs = new LinkedHashMap<>();
+
     private boolean wakeUpRequested;
 
     /**
      * @param vanishedShardIds receives the ids of shards finished because Kinesis did not find
      *     them; shared with the source reader
+     * @param holds shared with the source reader: drained shards are announced there and released
+     *     from there
+     * @param holdTimeoutMs how long a drained shard is held at most
      */
     PollingShardSplitReader(
             KinesisStreamProxy proxy,
             int maxRecordsPerPoll,
             long emptyRecordsFetchIntervalMs,
             KinesisReaderMetrics metrics,
-            Set<String> vanishedShardIds) {
+            Set<String> vanishedShardIds,
+            ShardHolds holds,
+            long holdTimeoutMs) {
         this(
                 proxy,
                 maxRecordsPerPoll,
                 emptyRecordsFetchIntervalMs,
                 metrics,
                 vanishedShardIds,
+                holds,
+                holdTimeoutMs,
                 DEFAULT_BACKOFF_BASE_MS,
                 DEFAULT_MAX_BACKOFF_MS);
     }
@@ -93,6 +116,8 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
             long emptyRecordsFetchIntervalMs,
             KinesisReaderMetrics metrics,
             Set<String> vanishedShardIds,
+            ShardHolds holds,
+            long holdTimeoutMs,
             long backoffBaseMs,
             long maxBackoffMs) {
         this.proxy = proxy;
@@ -102,11 +127,20 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
         this.vanishedShardIds = vanishedShardIds;
         this.backoffBaseMs = backoffBaseMs;
         this.maxBackoffMs = maxBackoffMs;
+        this.holds = holds;
+        this.holdTimeoutMs = holdTimeoutMs;
+        holds.onRelease(
+                () -> {
+                    synchronized (lock) {
+                        lock.notifyAll();
+                    }
+                });
     }
 
     @Override
     public RecordsWithSplitIds<Record> fetch() throws IOException {
         RecordsBySplits.Builder<Record> result = new RecordsBySplits.Builder<>();
+        List<ShardHolds.Drained> drained = new ArrayList<>();
         ShardCursor cursor;
         try {
             cursor = awaitNextDueShard();
@@ -114,10 +148,13 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
             Thread.currentThread().interrupt();
             return result.build();
         }
+        finishEndedHolds(result);
         if (cursor != null) {
-            poll(cursor, result);
+            poll(cursor, result, drained);
         }
-        return result.build();
+        return drained.isEmpty()
+                ? result.build()
+                : new DrainingFetch(result.build(), drained, holds);
     }
 
     /** Blocks until a shard is due for polling; returns null when woken up or without shards. */
@@ -128,11 +165,14 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
                     wakeUpRequested = false;
                     return null;
                 }
-                if (cursors.isEmpty()) {
+                long now = System.currentTimeMillis();
+                if (anyHoldEnded(now) || (cursors.isEmpty() && heldUntilMs.isEmpty())) {
                     return null;
                 }
-                long now = System.currentTimeMillis();
                 long earliest = Long.MAX_VALUE;
+                for (long until : heldUntilMs.values()) {
+                    earliest = Math.min(earliest, until);
+                }
                 Iterator<ShardCursor> it = cursors.iterator();
                 while (it.hasNext()) {
                     ShardCursor cursor = it.next();
@@ -146,13 +186,54 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
                     }
                     earliest = Math.min(earliest, cursor.nextPollAtMs);
                 }
-                // With every shard paused this waits for a resume or a wake-up.
+                // With every shard paused or held this waits for a resume, release or wake-up.
                 lock.wait(earliest == Long.MAX_VALUE ? 0L : Math.max(1L, earliest - now));
             }
         }
     }
 
-    private void poll(ShardCursor cursor, RecordsBySplits.Builder<Record> result)
+    /** Whether a held shard was released or held for too long; called holding {@link #lock}. */
+    private boolean anyHoldEnded(long now) {
+        for (Map.Entry<String, Long> held : heldUntilMs.entrySet()) {
+            if (held.getValue() <= now || holds.isReleased(held.getKey())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void finishEndedHolds(RecordsBySplits.Builder<Record> result) {
+        List<String> ended = new ArrayList<>();
+        synchronized (lock) {
+            long now = System.currentTimeMillis();
+            Iterator<Map.Entry<String, Long>> it = heldUntilMs.entrySet().iterator();
+            while (it.hasNext()) {
+                Map.Entry<String, Long> held = it.next();
+                String shardId = held.getKey();
+                if (holds.takeRelease(shardId)) {
+                    ended.add(shardId);
+                    it.remove();
+                } else if (held.getValue() <= now) {
+                    LOG.info(
+                            "Shard {} was held open {} ms after it was read to its end without"
+                                    + " its children being assigned; finishing it",
+                            shardId,
+                            holdTimeoutMs);
+                    ended.add(shardId);
+                    it.remove();
+                }
+            }
+        }
+        for (String shardId : ended) {
+            metrics.unregisterShard(shardId);
+            result.addFinishedSplit(shardId);
+        }
+    }
+
+    private void poll(
+            ShardCursor cursor,
+            RecordsBySplits.Builder<Record> result,
+            List<ShardHolds.Drained> drained)
             throws IOException {
         String shardId = cursor.shardId;
         GetRecordsResponse response;
@@ -185,8 +266,24 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
         }
         cursor.iterator = response.nextShardIterator();
         if (cursor.iterator == null) {
-            LOG.info("Shard {} is closed and fully read", shardId);
-            finish(cursor, result);
+            Set<String> children = new LinkedHashSet<>();
+            if (response.hasChildShards()) {
+                for (ChildShard child : response.childShards()) {
+                    children.add(child.shardId());
+                }
+            }
+            if (children.isEmpty()) {
+                LOG.info("Shard {} is closed and fully read", shardId);
+                finish(cursor, result);
+            } else {
+                LOG.info(
+                        "Shard {} is closed and fully read; keeping it open until its children"
+                                + " {} are assigned",
+                        shardId,
+                        children);
+                hold(cursor);
+                drained.add(new ShardHolds.Drained(shardId, children));
+            }
             return;
         }
         boolean caughtUp =
@@ -261,6 +358,14 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
                 Math.max(now + delayMs, cursor.lastGetRecordsAtMs + MIN_GET_RECORDS_INTERVAL_MS);
     }
 
+    private void hold(ShardCursor cursor) {
+        synchronized (lock) {
+            cursors.remove(cursor);
+            pausedShardIds.remove(cursor.shardId);
+            heldUntilMs.put(cursor.shardId, System.currentTimeMillis() + holdTimeoutMs);
+        }
+    }
+
     private void finish(ShardCursor cursor, RecordsBySplits.Builder<Record> result) {
         synchronized (lock) {
             cursors.remove(cursor);
@@ -280,6 +385,8 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
             ShardCursor cursor = new ShardCursor(split);
             metrics.registerShard(
                     split.getShardId(), (Gauge<Long>) () -> cursor.millisBehindLatest);
+            // A release left over from an earlier shard of the same id must not end this one.
+            holds.takeRelease(split.getShardId());
             synchronized (lock) {
                 cursors.addLast(cursor);
             }
@@ -313,6 +420,47 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
     public void close() {
         metrics.unregisterAll();
         proxy.close();
+    }
+
+    /**
+     * A fetch that read shards to their end: once its records are emitted (the source reader then
+     * recycles it, in the task thread), the shards are announced, so that a checkpoint taken after
+     * the announcement has each of them at its end.
+     */
+    private static final class DrainingFetch implements RecordsWithSplitIds<Record> {
+        private final RecordsWithSplitIds<Record> records;
+        private final List<ShardHolds.Drained> drained;
+        private final ShardHolds holds;
+
+        DrainingFetch(
+                RecordsWithSplitIds<Record> records,
+                List<ShardHolds.Drained> drained,
+                ShardHolds holds) {
+            this.records = records;
+            this.drained = drained;
+            this.holds = holds;
+        }
+
+        @Override
+        public String nextSplit() {
+            return records.nextSplit();
+        }
+
+        @Override
+        public Record nextRecordFromSplit() {
+            return records.nextRecordFromSplit();
+        }
+
+        @Override
+        public Set<String> finishedSplits() {
+            return records.finishedSplits();
+        }
+
+        @Override
+        public void recycle() {
+            records.recycle();
+            drained.forEach(holds::drained);
+        }
     }
 
     /** Read progress of one shard inside the fetcher. */

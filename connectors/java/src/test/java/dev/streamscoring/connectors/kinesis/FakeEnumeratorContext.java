@@ -24,6 +24,8 @@ class FakeEnumeratorContext implements SplitEnumeratorContext<KinesisShardSplit>
     private final int parallelism;
     private final Map<Integer, ReaderInfo> readers = new TreeMap<>();
     final Map<Integer, List<KinesisShardSplit>> assigned = new TreeMap<>();
+    /** Events sent to readers, by subtask, in order. */
+    final Map<Integer, List<SourceEvent>> sentEvents = new TreeMap<>();
     private Callable<?> periodicCall;
     private BiConsumer<Object, Throwable> periodicHandler;
 
@@ -77,7 +79,9 @@ class FakeEnumeratorContext implements SplitEnumeratorContext<KinesisShardSplit>
     }
 
     @Override
-    public void sendEventToSourceReader(int subtaskId, SourceEvent event) {}
+    public void sendEventToSourceReader(int subtaskId, SourceEvent event) {
+        sentEvents.computeIfAbsent(subtaskId, k -> new ArrayList<>()).add(event);
+    }
 
     @Override
     public int currentParallelism() {

@@ -2,6 +2,7 @@ package dev.streamscoring.connectors.kinesis;
 
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.services.kinesis.model.ChildShard;
 import software.amazon.awssdk.services.kinesis.model.ExpiredIteratorException;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.HashKeyRange;
@@ -150,6 +151,19 @@ class FakeKinesisProxy extends KinesisStreamProxy {
         return GetRecordsResponse.builder()
                 .records(Collections.emptyList())
                 .millisBehindLatest(0L)
+                .build();
+    }
+
+    /** The last GetRecords answer of a closed shard that names its children. */
+    static GetRecordsResponse endOfShard(String shardId, String... children) {
+        List<ChildShard> childShards = new ArrayList<>();
+        for (String child : children) {
+            childShards.add(ChildShard.builder().shardId(child).parentShards(shardId).build());
+        }
+        return GetRecordsResponse.builder()
+                .records(Collections.emptyList())
+                .millisBehindLatest(0L)
+                .childShards(childShards)
                 .build();
     }
 

@@ -157,6 +157,98 @@ class KinesisShardEnumeratorTest {
         assertEquals(Set.of(S0, S1), child.getParentShardIds());
     }
 
+    private static ShardsDrainedEvent drained(String shardId, String... children) {
+        return new ShardsDrainedEvent(Map.of(shardId, Set.of(children)));
+    }
+
+    private static ChildShardsAssignedEvent childOwners(
+            String parent, Map<String, Integer> children) {
+        return new ChildShardsAssignedEvent(Map.of(parent, children));
+    }
+
+    @Test
+    void childrenOfADrainedParentGoToItsReaderWhichIsThenTold() {
+        FakeEnumeratorContext context = contextWithReaders(2);
+        proxy.shards = List.of(shard(S0, 0, 2), shard(S1, 1, 2));
+        KinesisShardEnumerator enumerator =
+                enumerator(context, StartingPosition.trimHorizon(), KinesisEnumeratorState.empty());
+        context.runPeriodicCall();
+        assertEquals(List.of(S0), context.shardIdsOf(0));
+
+        // Drained before discovery lists the children: held until they are assigned.
+        enumerator.handleSourceEvent(0, drained(S0, S2, S3));
+        assertEquals(Map.of(), context.sentEvents);
+        // S3's hash key range prefers reader 1, but the parent's reader takes both children.
+        proxy.shards =
+                List.of(shard(S0, 0, 2), shard(S1, 1, 2), shard(S2, 0, 4, S0), shard(S3, 3, 4, S0));
+        context.runPeriodicCall();
+
+        assertEquals(List.of(S0, S2, S3), context.shardIdsOf(0));
+        assertEquals(List.of(S1), context.shardIdsOf(1));
+        assertEquals(
+                Map.of(0, List.of(childOwners(S0, Map.of(S2, 0, S3, 0)))), context.sentEvents);
+        // The parent stays assigned until its reader reports it finished.
+        assertEquals(
+                Map.of(S0, 0, S1, 1, S2, 0, S3, 0),
+                enumerator.snapshotState(1L).getAssignedShardOwners());
+        enumerator.handleSourceEvent(0, fullyRead(S0));
+        assertEquals(
+                Map.of(S1, 1, S2, 0, S3, 0),
+                enumerator.snapshotState(2L).getAssignedShardOwners());
+    }
+
+    @Test
+    void aMergedChildGoesToTheLeastLoadedReaderOfItsParentsAndBothAreTold() {
+        FakeEnumeratorContext context = contextWithReaders(2);
+        proxy.shards = List.of(shard(S0, 0, 4), shard(S1, 1, 4), shard(S2, 1, 2));
+        KinesisShardEnumerator enumerator =
+                enumerator(context, StartingPosition.trimHorizon(), KinesisEnumeratorState.empty());
+        context.runPeriodicCall();
+        assertEquals(List.of(S0, S1), context.shardIdsOf(0));
+        assertEquals(List.of(S2), context.shardIdsOf(1));
+        proxy.shards =
+                List.of(shard(S0, 0, 4), shard(S1, 1, 4), shard(S2, 1, 2), shard(S3, 1, 2, S1, S2));
+        context.runPeriodicCall();
+
+        enumerator.handleSourceEvent(0, drained(S1, S3));
+        assertEquals(null, context.assignedSplit(S3));
+        assertEquals(Map.of(), context.sentEvents);
+        enumerator.handleSourceEvent(1, drained(S2, S3));
+
+        // Reader 0 still reads S0, reader 1 nothing else: the child goes to reader 1.
+        assertEquals(List.of(S2, S3), context.shardIdsOf(1));
+        assertEquals(
+                Map.of(
+                        0, List.of(childOwners(S1, Map.of(S3, 1))),
+                        1, List.of(childOwners(S2, Map.of(S3, 1)))),
+                context.sentEvents);
+    }
+
+    @Test
+    void aParentDrainedAgainAfterARestoreIsAnsweredAgain() throws Exception {
+        FakeEnumeratorContext context = contextWithReaders(2);
+        proxy.shards =
+                List.of(shard(S0, 0, 2), shard(S1, 1, 2), shard(S2, 0, 4, S0), shard(S3, 1, 4, S0));
+        KinesisShardEnumerator enumerator =
+                enumerator(context, StartingPosition.trimHorizon(), KinesisEnumeratorState.empty());
+        context.runPeriodicCall();
+        enumerator.handleSourceEvent(0, drained(S0, S2, S3));
+        KinesisEnumeratorState state = roundTrip(enumerator.snapshotState(3L));
+        assertEquals(Map.of(S0, 0, S1, 1, S2, 0, S3, 0), state.getAssignedShardOwners());
+
+        FakeEnumeratorContext restoredContext = contextWithReaders(2);
+        KinesisShardEnumerator restored =
+                enumerator(restoredContext, StartingPosition.trimHorizon(), state);
+        restoredContext.runPeriodicCall();
+        assertEquals(Map.of(), restoredContext.assigned);
+        restored.handleSourceEvent(0, drained(S0, S2, S3));
+
+        assertEquals(Map.of(), restoredContext.assigned);
+        assertEquals(
+                Map.of(0, List.of(childOwners(S0, Map.of(S2, 0, S3, 0)))),
+                restoredContext.sentEvents);
+    }
+
     @Test
     void aChildWhoseParentIsNotListedIsAssignedAtOnce() {
         FakeEnumeratorContext context = contextWithReaders(1);

@@ -28,6 +28,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import static dev.streamscoring.connectors.kinesis.FakeKinesisProxy.records;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 class KinesisSourceReaderTest {
@@ -38,6 +39,7 @@ class KinesisSourceReaderTest {
     private final List<SourceEvent> events = new CopyOnWriteArrayList<>();
     private final Set<String> vanished = ConcurrentHashMap.newKeySet();
     private final FakeKinesisProxy proxy = new FakeKinesisProxy();
+    private final ShardHolds holds = new ShardHolds();
 
     /** Emits each record's sequence number and records it as the split's progress. */
     private final RecordEmitter<Record, String, KinesisShardSplitState> emitter =
@@ -56,15 +58,159 @@ class KinesisSourceReaderTest {
                                     new KinesisReaderMetrics(
                                             new RecordingMetricRegistry().rootGroup("reader"),
                                             FakeKinesisProxy.ARN),
-                                    vanished),
+                                    vanished,
+                                    holds,
+                                    60_000L),
                     emitter,
                     new Configuration(),
                     new EventRecordingContext(),
-                    vanished);
+                    vanished,
+                    holds);
+
+    private final List<KinesisSourceReader<String>> holdingReaders = new ArrayList<>();
 
     @AfterEach
     void closeReader() throws Exception {
         reader.close();
+        for (KinesisSourceReader<String> holding : holdingReaders) {
+            holding.close();
+        }
+    }
+
+    /** A reader whose split reader holds drained shards for at most {@code holdTimeoutMs}. */
+    private KinesisSourceReader<String> holdingReader(long holdTimeoutMs) {
+        ShardHolds readerHolds = new ShardHolds();
+        KinesisSourceReader<String> holding =
+                new KinesisSourceReader<>(
+                        () ->
+                                new PollingShardSplitReader(
+                                        proxy,
+                                        100,
+                                        10L,
+                                        new KinesisReaderMetrics(
+                                                new RecordingMetricRegistry().rootGroup("reader"),
+                                                FakeKinesisProxy.ARN),
+                                        vanished,
+                                        readerHolds,
+                                        holdTimeoutMs),
+                        emitter,
+                        new Configuration(),
+                        new EventRecordingContext(),
+                        vanished,
+                        readerHolds);
+        holdingReaders.add(holding);
+        holding.start();
+        return holding;
+    }
+
+    /** Polls the reader until {@code event} was sent to the enumerator, or fails. */
+    private void pollUntilSent(
+            KinesisSourceReader<String> reader, CollectingOutput output, SourceEvent event)
+            throws Exception {
+        long deadline = System.currentTimeMillis() + 10_000L;
+        while (!events.contains(event)) {
+            if (System.currentTimeMillis() > deadline) {
+                fail("Not sent: " + event + "; events " + events + ", emitted " + output.values);
+            }
+            reader.pollNext(output);
+        }
+    }
+
+    private static ShardsDrainedEvent drained(String shardId, String... children) {
+        return new ShardsDrainedEvent(Map.of(shardId, Set.of(children)));
+    }
+
+    private static ChildShardsAssignedEvent childAssigned(
+            String parent, String child, int subtask) {
+        return new ChildShardsAssignedEvent(Map.of(parent, Map.of(child, subtask)));
+    }
+
+    private static KinesisShardSplit closedAfter(String shardId, String sequenceNumber) {
+        return new KinesisShardSplit(shardId, StartingPosition.afterSequenceNumber(sequenceNumber));
+    }
+
+    @Test
+    void aDrainedParentStaysOpenUntilItsChildIsAssignedHereThenFinishes() throws Exception {
+        KinesisSourceReader<String> holding = holdingReader(60_000L);
+        proxy.scriptRecords(S0, records(S0, "1", "2"), FakeKinesisProxy.endOfShard(S0, S1));
+        holding.addSplits(List.of(new KinesisShardSplit(S0, StartingPosition.trimHorizon())));
+        CollectingOutput output = new CollectingOutput();
+
+        pollUntilSent(holding, output, drained(S0, S1));
+
+        // Reported once its last records are emitted; its output, and so its watermark, stays.
+        assertEquals(List.of("1", "2"), output.values);
+        assertEquals(List.of(drained(S0, S1)), events);
+        assertEquals(List.of(), output.releasedSplits);
+        assertEquals(List.of(closedAfter(S0, "2")), holding.snapshotState(1L));
+
+        // The enumerator assigns the child here first, then answers.
+        holding.addSplits(List.of(new KinesisShardSplit(S1, StartingPosition.trimHorizon())));
+        holding.handleSourceEvents(childAssigned(S0, S1, 0));
+        pollUntilSent(holding, output, new ShardsFinishedEvent(Set.of(S0), Set.of()));
+
+        assertEquals(List.of(S0), output.releasedSplits);
+        assertEquals(2, Collections.frequency(proxy.getRecordsShardIds(), S0));
+        assertEquals(
+                List.of(
+                        new KinesisShardSplit(S1, StartingPosition.trimHorizon()),
+                        closedAfter(S0, "2").withStatus(KinesisShardSplit.Status.FULLY_READ)),
+                holding.snapshotState(2L));
+    }
+
+    @Test
+    void aDrainedParentWhoseChildWentToAnotherReaderFinishesOnTheAnswer() throws Exception {
+        KinesisSourceReader<String> holding = holdingReader(60_000L);
+        proxy.scriptRecords(S0, records(S0, "1"), FakeKinesisProxy.endOfShard(S0, S1));
+        holding.addSplits(List.of(new KinesisShardSplit(S0, StartingPosition.trimHorizon())));
+        CollectingOutput output = new CollectingOutput();
+        pollUntilSent(holding, output, drained(S0, S1));
+        assertEquals(List.of(), output.releasedSplits);
+
+        holding.handleSourceEvents(childAssigned(S0, S1, 1));
+        pollUntilSent(holding, output, new ShardsFinishedEvent(Set.of(S0), Set.of()));
+
+        assertEquals(List.of(S0), output.releasedSplits);
+        assertEquals(List.of("1"), output.values);
+    }
+
+    @Test
+    void aDrainedParentWithoutAnAnswerIsFinishedAfterTheHoldTimeout() throws Exception {
+        KinesisSourceReader<String> holding = holdingReader(300L);
+        proxy.scriptRecords(S0, records(S0, "1"), FakeKinesisProxy.endOfShard(S0, S1));
+        holding.addSplits(List.of(new KinesisShardSplit(S0, StartingPosition.trimHorizon())));
+        CollectingOutput output = new CollectingOutput();
+        pollUntilSent(holding, output, drained(S0, S1));
+        long drainedAt = System.currentTimeMillis();
+        assertEquals(List.of(), output.releasedSplits);
+
+        pollUntilSent(holding, output, new ShardsFinishedEvent(Set.of(S0), Set.of()));
+
+        assertTrue(System.currentTimeMillis() - drainedAt >= 200L);
+        assertEquals(List.of(S0), output.releasedSplits);
+        // A late answer finds nothing left to release.
+        holding.handleSourceEvents(childAssigned(S0, S1, 0));
+        assertEquals(
+                List.of(drained(S0, S1), new ShardsFinishedEvent(Set.of(S0), Set.of())), events);
+    }
+
+    @Test
+    void aParentRestoredWhileHeldIsReadToItsEndAndReportedAgain() throws Exception {
+        KinesisSourceReader<String> holding = holdingReader(60_000L);
+        proxy.scriptRecords(S0, FakeKinesisProxy.endOfShard(S0, S1));
+        holding.addSplits(List.of(closedAfter(S0, "2")));
+        CollectingOutput output = new CollectingOutput();
+
+        pollUntilSent(holding, output, drained(S0, S1));
+
+        assertEquals(
+                List.of(Map.entry(S0, StartingPosition.afterSequenceNumber("2"))),
+                proxy.iteratorRequests);
+        assertEquals(List.of(), output.values);
+        assertEquals(List.of(), output.releasedSplits);
+        holding.handleSourceEvents(childAssigned(S0, S1, 1));
+        pollUntilSent(holding, output, new ShardsFinishedEvent(Set.of(S0), Set.of()));
+        assertEquals(List.of(S0), output.releasedSplits);
     }
 
     private static KinesisShardSplitState stateAfter(String shardId, String sequenceNumber) {
@@ -211,7 +357,8 @@ class KinesisSourceReaderTest {
 
     /** Collects emitted values, whichever split they come from. */
     private static final class CollectingOutput implements ReaderOutput<String> {
-        final List<String> values = new ArrayList<>();
+        final List<String> values = new CopyOnWriteArrayList<>();
+        final List<String> releasedSplits = new CopyOnWriteArrayList<>();
 
         @Override
         public void collect(String record) {
@@ -238,6 +385,8 @@ class KinesisSourceReaderTest {
         }
 
         @Override
-        public void releaseOutputForSplit(String splitId) {}
+        public void releaseOutputForSplit(String splitId) {
+            releasedSplits.add(splitId);
+        }
     }
 }

@@ -42,6 +42,8 @@ class PollingShardSplitReaderTest {
                     50L,
                     new KinesisReaderMetrics(registry.rootGroup("reader"), FakeKinesisProxy.ARN),
                     vanished,
+                    new ShardHolds(),
+                    60_000L,
                     1L,
                     4L);
 
