@@ -230,8 +230,17 @@ def test_kpl_aggregates_plain_and_corrupt_records_are_read_exactly_once(
 
 # Kinesis records a second: an aggregate of 200 and its five plain records about every two seconds.
 KINESIS_RATE = 3
-# One Kinesis record per GetRecords call: the reader is inside the stream's aggregates at every checkpoint.
+# One Kinesis record per GetRecords call: the reader takes the aggregates one at a time, so a checkpoint
+# may fall between any two of them, not only after a whole fetch of the backlog.
 GET_RECORDS_LIMIT = "1"
+
+
+def kinesis_producer(aws: LocalAws, config: AppConfig, stream: KplStream) -> RecordProducer:
+    """A producer of the stream's Kinesis records, in order, ``KINESIS_RATE`` a second (not started)."""
+    data = stream.kinesis_records
+    return RecordProducer(
+        aws.client("kinesis"), config.source.stream_name, KINESIS_RATE, data.__getitem__, limit=len(data)
+    )
 
 
 @pytest.mark.full
@@ -295,11 +304,3 @@ def test_kpl_aggregates_in_flight_are_read_exactly_once_across_a_stop_with_savep
     assert producer.sent == len(stream.kinesis_records)
     assert (health.state, health.restarts) == ("RUNNING", 0)
     assert_read_exactly_once(stream, outcome)
-
-
-def kinesis_producer(aws: LocalAws, config: AppConfig, stream: KplStream) -> RecordProducer:
-    """A producer of the stream's Kinesis records, in order, ``KINESIS_RATE`` a second (not started)."""
-    data = stream.kinesis_records
-    return RecordProducer(
-        aws.client("kinesis"), config.source.stream_name, KINESIS_RATE, data.__getitem__, limit=len(data)
-    )
