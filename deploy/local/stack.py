@@ -165,8 +165,9 @@ def create_resources(aws: LocalAws, config: AppConfig, shards: int = 1) -> None:
         _create_stream(kinesis, config.delivery.stream_name, 1)
         return
     firehose = aws.client("firehose")
-    names = firehose.list_delivery_streams().get("DeliveryStreamNames", [])
-    if config.delivery.stream_name not in names:
+    try:
+        firehose.describe_delivery_stream(DeliveryStreamName=config.delivery.stream_name)
+    except firehose.exceptions.ResourceNotFoundException:
         firehose.create_delivery_stream(
             DeliveryStreamName=config.delivery.stream_name,
             DeliveryStreamType="DirectPut",
@@ -185,8 +186,12 @@ def delivery_prefix(config: AppConfig) -> str:
 
 
 def _create_stream(kinesis: Any, name: str, shards: int) -> None:
-    if name in kinesis.list_streams().get("StreamNames", []):
+    # Asked by name: ListStreams answers one page, which misses streams once there are many.
+    try:
+        kinesis.describe_stream_summary(StreamName=name)
         return
+    except kinesis.exceptions.ResourceNotFoundException:
+        pass
     kinesis.create_stream(StreamName=name, ShardCount=shards)
     wait_until(
         lambda: (
