@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sync", action="store_true")
     parser.add_argument("--rest-port", type=int, default=8081)
     parser.add_argument("--bundle-time-ms", type=int, help="python.fn-execution.bundle.time (Flink's default: 1000)")
-    parser.add_argument("--bundle-size", type=int, help="python.fn-execution.bundle.size (PyFlink 2.2.1's default: 1000)")
+    parser.add_argument("--bundle-size", type=int, help="python.fn-execution.bundle.size (PyFlink 2.2.1: 1000)")
     args = parser.parse_args(argv)
     config = inference_config(args.url, args.batch_size, args.capacity)
 
