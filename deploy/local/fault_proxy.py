@@ -49,7 +49,6 @@ import argparse
 import asyncio
 import json
 import random
-import signal
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -62,7 +61,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from deploy.local.stack import event_loop_thread, free_port
+from deploy.local.stack import event_loop_thread, free_port, serve_until_signalled
 
 T = TypeVar("T")
 
@@ -554,20 +553,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = FaultProxyServer(args.upstream, parse_faults(json.loads(args.faults)), seed=args.seed, port=args.port)
     except ValueError as error:
         parser.error(str(error))
-    asyncio.run(_serve(server))
+    asyncio.run(serve_until_signalled(server.start, server.stop))
     return 0
-
-
-async def _serve(server: FaultProxyServer) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    print(await server.start(), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
 
 
 if __name__ == "__main__":

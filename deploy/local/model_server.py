@@ -29,7 +29,6 @@ import hmac
 import json
 import math
 import random
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
@@ -45,7 +44,7 @@ from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from deploy.local.stack import LOCAL_ACCOUNT, LOCAL_CREDENTIALS, event_loop_thread, free_port
+from deploy.local.stack import LOCAL_ACCOUNT, LOCAL_CREDENTIALS, event_loop_thread, free_port, serve_until_signalled
 from deploy.local.taxi import COLUMNS, random_trip
 
 T = TypeVar("T")
@@ -771,7 +770,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as error:
         parser.error(str(error))
-    asyncio.run(_serve(server))
+    asyncio.run(serve_until_signalled(server.start, server.stop))
     return 0
 
 
@@ -790,18 +789,6 @@ def _argument_parser() -> argparse.ArgumentParser:
             "--" + fault.name.replace("_", "-"), type=kind, default=fault.default, help=fault.metadata["help"]
         )
     return parser
-
-
-async def _serve(server: ModelServer) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    print(await server.start(), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
 
 
 if __name__ == "__main__":

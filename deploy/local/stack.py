@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -123,6 +124,19 @@ def event_loop_thread(name: str) -> Iterator[asyncio.AbstractEventLoop]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+async def serve_until_signalled(start: Callable[[], Awaitable[str]], stop: Callable[[], Awaitable[None]]) -> None:
+    """Run a local server from the command line: start it, print its URL, stop it on SIGINT or SIGTERM."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    print(await start(), flush=True)
+    try:
+        await stopping.wait()
+    finally:
+        await stop()
 
 
 @contextmanager
