@@ -2,15 +2,16 @@
 
 Starts moto server (or uses the endpoint in ``AWS_ENDPOINT_URL``, e.g. LocalStack), creates
 the stream, buckets and delivery stream, runs the job on a local Flink mini cluster with
-the dashboard, feeds it taxi trips, and ends with one summary line.
+the dashboard, feeds it taxi trips, prints a status line every few seconds, and ends (after
+``--duration`` or on Ctrl-C) with one summary line and a picture of the run, build/demo/report.html.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,12 +22,22 @@ from config import AppConfig, build_config, load_property_groups, write_property
 from deploy.local.job_process import running_job
 from deploy.local.model_server import running_model_server
 from deploy.local.producer import TripProducer
+from deploy.local.report import run_series, score_fields, write_report
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, moto_server
-from deploy.local.testing import read_lines, read_stream
+from deploy.local.status import (
+    OutputWatch,
+    first_window_line,
+    format_fields,
+    output_access_lines,
+    status_line,
+    summary_fields,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROPERTIES = Path(__file__).with_name("demo.properties.json")
 RUN_DIR = PROJECT_ROOT / "build" / "demo"
+REPORT_PATH = RUN_DIR / "report.html"
+STATUS_EVERY_S = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,26 +81,46 @@ def main(argv: list[str] | None = None) -> int:
         producer = TripProducer(aws.client("kinesis"), config.source.stream_name, args.rate, args.malformed_rate)
         producer.start()
         print(f"demo: sending {args.rate:g} trips/s to stream {config.source.stream_name}", flush=True)
-        _print_where_output_lands(config)
-        deadline = time.monotonic() + args.duration if args.duration > 0 else None
-        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            if job.poll() is not None:
-                print(f"demo: the job exited with code {job.returncode}; see {RUN_DIR / 'job.log'}", file=sys.stderr)
-                break
-            if producer.error is not None:
-                print(f"demo: the producer failed: {producer.error}", file=sys.stderr)
-                break
-            stop.wait(1.0)
+        _print_where_output_lands(aws, config)
+        watch = OutputWatch(aws, config)
+        _watch_until_stopped(watch, producer, job, stop, args.duration)
         producer.stop()
-        counts = _count_outputs(aws, config, producer.sent)
-    summary = " ".join(
-        f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}" for name, value in counts.items()
-    )
-    print(f"demo: {summary}", flush=True)
+        final = watch.read()
+    fields = summary_fields(producer.sent, final.counts)
+    scores = score_fields(config)
+    series = run_series(final.windows, final.dead_letters, config.records.key_fields, scores)
+    title = f"stream-scoring demo: {args.inference} inference, {args.mode} mode, {args.rate:g} trips/s"
+    report = write_report(REPORT_PATH, series, title, f"demo: {format_fields(fields)}", scores)
+    fields["report"] = str(report.relative_to(PROJECT_ROOT))
+    print(f"demo: {format_fields(fields)}", flush=True)
     required = ["records_in", "windows_out", "s3_objects", "delivery_records"]
     if args.inference != "none":
         required.append("predictions")
-    return 0 if all(counts[name] > 0 for name in required) else 1
+    return 0 if all(int(fields[name]) > 0 for name in required) else 1
+
+
+def _watch_until_stopped(
+    watch: OutputWatch, producer: TripProducer, job: subprocess.Popen[bytes], stop: threading.Event, duration_s: float
+) -> None:
+    """Until ``duration_s`` passes (0: until Ctrl-C) or something fails: a status line every few
+    seconds and each key's first window as it lands."""
+    started = time.monotonic()
+    deadline = started + duration_s if duration_s > 0 else None
+    next_status = started + STATUS_EVERY_S
+    while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+        if job.poll() is not None:
+            print(f"demo: the job exited with code {job.returncode}; see {RUN_DIR / 'job.log'}", file=sys.stderr)
+            return
+        if producer.error is not None:
+            print(f"demo: the producer failed: {producer.error}", file=sys.stderr)
+            return
+        if time.monotonic() >= next_status:
+            snapshot = watch.read()
+            for key, window in snapshot.first_windows:
+                print(first_window_line(key, window))
+            print(status_line(time.monotonic() - started, producer.sent, snapshot.counts), flush=True)
+            next_status += STATUS_EVERY_S
+        stop.wait(1.0)
 
 
 def inference_properties(kind: str, mode: str, model_url: str) -> dict[str, str]:
@@ -105,40 +136,15 @@ def inference_properties(kind: str, mode: str, model_url: str) -> dict[str, str]
     return group
 
 
-def _print_where_output_lands(config: AppConfig) -> None:
+def _print_where_output_lands(aws: LocalAws, config: AppConfig) -> None:
     print(f"demo: window records -> {config.sink_s3.location.uri}/dt=.../hour=.../ (on each checkpoint)")
+    uris = [config.sink_s3.location.uri, config.dead_letter.location.uri]
     if config.delivery is not None:
         print(f"demo: window records -> {config.delivery.type} stream {config.delivery.stream_name}")
-    print(f"demo: dead letters   -> {config.dead_letter.location.uri}/", flush=True)
-
-
-def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[str, int | float]:
-    s3_location = config.sink_s3.location
-    s3_objects, window_lines = read_lines(aws, s3_location.bucket, s3_location.key_prefix)
-    _, dead_lines = read_lines(aws, config.dead_letter.location.bucket, config.dead_letter.location.key_prefix)
-    delivery = 0
-    if config.delivery is not None and config.delivery.type == "firehose":
-        delivery = len(read_lines(aws, s3_location.bucket, delivery_prefix(config))[1])
-    elif config.delivery is not None:
-        delivery = len(read_stream(aws, config.delivery.stream_name))
-    counts: dict[str, int | float] = {
-        "records_in": records_in,
-        "windows_out": len(window_lines),
-        "s3_objects": s3_objects,
-        "delivery_records": delivery,
-        "dlq": len(dead_lines),
-    }
-    inference = config.inference
-    if inference is not None:
-        windows = [json.loads(line) for line in window_lines]
-        if inference.input == "window":
-            counts["predictions"] = sum(1 for w in windows if inference.prediction_field in w)
-        else:
-            counts["predictions"] = sum(int(w["count"]) for w in windows)
-            if inference.label_field and counts["predictions"]:
-                weighted = sum(float(w["mae"]) * int(w["count"]) for w in windows)
-                counts["mae"] = round(weighted / int(counts["predictions"]), 4)
-    return counts
+        if config.delivery.type == "firehose":
+            uris.append(f"s3://{config.sink_s3.location.bucket}/{delivery_prefix(config).rstrip('/')}")
+    print(f"demo: dead letters   -> {config.dead_letter.location.uri}/")
+    print("\n".join(output_access_lines(aws.endpoint_for("s3"), aws.region, uris)), flush=True)
 
 
 if __name__ == "__main__":

@@ -145,8 +145,12 @@ def moto_server(region: str, log_path: Path | None = None) -> Iterator[LocalAws]
     port = free_port()
     executable = Path(sys.executable).with_name("moto_server")
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    # In its own session: Ctrl-C in a terminal reaches the caller, which still reads S3 before it stops moto.
     process = subprocess.Popen(
-        [str(executable), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     aws = LocalAws(f"http://127.0.0.1:{port}", region)
     try:
