@@ -25,6 +25,7 @@ from deploy.local.producer import TripProducer
 from deploy.local.report import run_series, score_fields, write_report
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, moto_server
 from deploy.local.status import (
+    OutputSnapshot,
     OutputWatch,
     first_window_line,
     format_fields,
@@ -36,7 +37,6 @@ from deploy.local.status import (
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROPERTIES = Path(__file__).with_name("demo.properties.json")
 RUN_DIR = PROJECT_ROOT / "build" / "demo"
-REPORT_PATH = RUN_DIR / "report.html"
 STATUS_EVERY_S = 5.0
 
 
@@ -49,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-port", type=int, default=8081)
     parser.add_argument("--inference", choices=("none", "sagemaker", "apigateway"), default="none")
     parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="logs, properties and report.html")
     args = parser.parse_args(argv)
 
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    run_dir: Path = args.run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         external = os.environ.get("AWS_ENDPOINT_URL")
         region = os.environ.get("AWS_REGION", "us-east-1")
-        aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, RUN_DIR / "moto.log"))
+        aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, run_dir / "moto.log"))
         groups = load_property_groups(args.properties)
         extra_env: dict[str, str] = {}
         if args.inference != "none":
@@ -68,14 +70,14 @@ def main(argv: list[str] | None = None) -> int:
             groups["inference"] = inference_properties(args.inference, args.mode, model.url)
             extra_env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = model.url
             print(f"demo: model endpoint {model.url} ({args.inference}, scoring each {args.mode})", flush=True)
-        properties = RUN_DIR / "application_properties.json"
+        properties = run_dir / "application_properties.json"
         write_property_groups(properties, groups)
         config = build_config(groups, {"AWS_ENDPOINT_URL": aws.endpoint, **extra_env})
         create_resources(aws, config)
         print(f"demo: local AWS endpoint {aws.endpoint} (Kinesis, Firehose, S3)", flush=True)
 
         print("demo: starting the job on a local Flink mini cluster ...", flush=True)
-        job = stack.enter_context(running_job(aws, properties, RUN_DIR / "job.log", args.rest_port, env=extra_env))
+        job = stack.enter_context(running_job(aws, properties, run_dir / "job.log", args.rest_port, env=extra_env))
         print(f"demo: Flink dashboard at http://localhost:{args.rest_port} (job RUNNING)", flush=True)
 
         producer = TripProducer(aws.client("kinesis"), config.source.stream_name, args.rate, args.malformed_rate)
@@ -83,24 +85,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: sending {args.rate:g} trips/s to stream {config.source.stream_name}", flush=True)
         _print_where_output_lands(aws, config)
         watch = OutputWatch(aws, config)
-        _watch_until_stopped(watch, producer, job, stop, args.duration)
+        _watch_until_stopped(watch, producer, job, stop, args.duration, run_dir)
         producer.stop()
-        final = watch.read()
-    fields = summary_fields(producer.sent, final.counts)
-    scores = score_fields(config)
-    series = run_series(final.windows, final.dead_letters, config.records.key_fields, scores)
-    title = f"stream-scoring demo: {args.inference} inference, {args.mode} mode, {args.rate:g} trips/s"
-    report = write_report(REPORT_PATH, series, title, f"demo: {format_fields(fields)}", scores)
-    fields["report"] = str(report.relative_to(PROJECT_ROOT))
-    print(f"demo: {format_fields(fields)}", flush=True)
+        # Read, drawn and printed before the job and the servers stop, which takes a while.
+        fields = _summarize(watch.read(), producer.sent, config, run_dir / "report.html", _title(args))
+        print(f"demo: {format_fields(fields)}", flush=True)
     required = ["records_in", "windows_out", "s3_objects", "delivery_records"]
     if args.inference != "none":
         required.append("predictions")
     return 0 if all(int(fields[name]) > 0 for name in required) else 1
 
 
+def _title(args: argparse.Namespace) -> str:
+    return f"stream-scoring demo: inference {args.inference}, scoring each {args.mode}, {args.rate:g} trips/s"
+
+
+def _summarize(
+    final: OutputSnapshot, records_sent: int, config: AppConfig, report_path: Path, title: str
+) -> dict[str, int | float | str]:
+    """The summary line's fields, after writing the report of the run drawn from the same output."""
+    fields = summary_fields(records_sent, final.counts)
+    scores = score_fields(config)
+    series = run_series(final.windows, final.dead_letters, config.records.key_fields, scores)
+    write_report(report_path, series, title, f"demo: {format_fields(fields)}", scores)
+    fields["report"] = str(
+        report_path.relative_to(PROJECT_ROOT) if report_path.is_relative_to(PROJECT_ROOT) else report_path
+    )
+    return fields
+
+
 def _watch_until_stopped(
-    watch: OutputWatch, producer: TripProducer, job: subprocess.Popen[bytes], stop: threading.Event, duration_s: float
+    watch: OutputWatch,
+    producer: TripProducer,
+    job: subprocess.Popen[bytes],
+    stop: threading.Event,
+    duration_s: float,
+    run_dir: Path,
 ) -> None:
     """Until ``duration_s`` passes (0: until Ctrl-C) or something fails: a status line every few
     seconds and each key's first window as it lands."""
@@ -109,7 +129,7 @@ def _watch_until_stopped(
     next_status = started + STATUS_EVERY_S
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         if job.poll() is not None:
-            print(f"demo: the job exited with code {job.returncode}; see {RUN_DIR / 'job.log'}", file=sys.stderr)
+            print(f"demo: the job exited with code {job.returncode}; see {run_dir / 'job.log'}", file=sys.stderr)
             return
         if producer.error is not None:
             print(f"demo: the producer failed: {producer.error}", file=sys.stderr)
