@@ -21,9 +21,24 @@ from plotly.offline import get_plotlyjs
 from config import AppConfig
 from udfs.dead_letters import Stage
 
-__all__ = ["IN_WINDOWS", "RunSeries", "ScoreFields", "Series", "report_html", "run_series", "score_fields"]
+__all__ = [
+    "ACTUAL",
+    "IN_WINDOWS",
+    "PREDICTED",
+    "RunSeries",
+    "ScoreFields",
+    "Series",
+    "figures",
+    "key_label",
+    "report_html",
+    "run_series",
+    "score_fields",
+    "write_report",
+]
 
 IN_WINDOWS = "in windows"
+ACTUAL = "actual"
+PREDICTED = "predicted"
 
 Record = Mapping[str, Any]
 
@@ -52,7 +67,8 @@ class RunSeries:
     ``records_per_minute``: records in windows by the minute of their window's start, then
     dead letters of each stage by the minute they arrived.  ``windows_per_key``: one point per
     window at its start, the records in it.  ``fares`` and ``mae`` (records scored one by one,
-    with a label): per window, the predicted mean fare against the actual mean, and the mae.
+    with a label): per key, the actual and the predicted mean of each window over time, and
+    each window's mae.
     Times are UTC as ``YYYY-MM-DD HH:MM:SS``, the form plotly reads as a date.
     """
 
@@ -108,11 +124,12 @@ def run_series(
         return RunSeries(records_per_minute, windows_per_key)
     fares = tuple(
         Series(
-            key,
-            tuple(float(w[f"{scores.label}_mean"]) for w in by_key[key]),
-            tuple(float(w[f"{scores.prediction}_mean"]) for w in by_key[key]),
+            f"{key} {name}",
+            tuple(_time(w["window_start"]) for w in by_key[key]),
+            tuple(float(w[f"{field}_mean"]) for w in by_key[key]),
         )
         for key in keys
+        for name, field in ((ACTUAL, scores.label), (PREDICTED, scores.prediction))
     )
     mae = tuple(
         Series(key, tuple(_time(w["window_start"]) for w in by_key[key]), tuple(float(w["mae"]) for w in by_key[key]))
@@ -149,11 +166,20 @@ def figures(series: RunSeries, scores: ScoreFields | None = None) -> list[go.Fig
     if series.fares:
         label, prediction = (scores.label, scores.prediction) if scores else ("actual", "predicted")
         fares = go.Figure(
-            [go.Scatter(name=s.name, x=list(s.x), y=list(s.y), mode="markers") for s in series.fares],
+            [
+                go.Scatter(
+                    name=s.name,
+                    x=list(s.x),
+                    y=list(s.y),
+                    mode="lines+markers",
+                    line={"dash": "dot" if s.name.endswith(PREDICTED) else "solid"},
+                )
+                for s in series.fares
+            ],
             layout={
-                "title": f"Predicted against actual {label}: one point per window (means)",
-                "xaxis": {"title": f"actual {label} (window mean)"},
-                "yaxis": {"title": f"{prediction} (window mean)", "scaleanchor": "x"},
+                "title": f"Predicted against actual {label}: the mean of each window",
+                "xaxis": {"title": "window start (UTC)"},
+                "yaxis": {"title": f"{label} / {prediction} (window mean)"},
             },
         )
         mae = go.Figure(

@@ -65,12 +65,15 @@ def test_series_count_records_per_minute_by_stage_and_windows_per_key() -> None:
 def test_series_of_a_scored_run_have_predicted_against_actual_fares_and_mae_per_window() -> None:
     series = run_series(WINDOWS, DEAD_LETTERS, KEYS, SCORES)
 
+    key_1_starts = ("2026-11-27 09:54:40", "2026-11-27 09:54:50", "2026-11-27 09:55:00")
     assert series.fares == (
-        Series("vendor_id=1", (8.0, 10.0, 12.5), (8.5, 10.25, 12.0)),
-        Series("vendor_id=2", (20.0,), (19.5,)),
+        Series("vendor_id=1 actual", key_1_starts, (8.0, 10.0, 12.5)),
+        Series("vendor_id=1 predicted", key_1_starts, (8.5, 10.25, 12.0)),
+        Series("vendor_id=2 actual", ("2026-11-27 09:54:50",), (20.0,)),
+        Series("vendor_id=2 predicted", ("2026-11-27 09:54:50",), (19.5,)),
     )
     assert series.mae == (
-        Series("vendor_id=1", ("2026-11-27 09:54:40", "2026-11-27 09:54:50", "2026-11-27 09:55:00"), (0.5, 0.25, 0.75)),
+        Series("vendor_id=1", key_1_starts, (0.5, 0.25, 0.75)),
         Series("vendor_id=2", ("2026-11-27 09:54:50",), (0.5,)),
     )
 
