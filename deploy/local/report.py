@@ -215,13 +215,14 @@ def write_report(path: Path, series: RunSeries, title: str, summary: str, scores
     return path
 
 
-def _time(iso: str) -> str:
-    # "2026-11-27T09:54:10Z" or with milliseconds; plotly reads "2026-11-27 09:54:10" as a date.
-    return str(iso)[:19].replace("T", " ")
+def _time(moment: object) -> str:
+    # ISO text from JSON lines ("2026-11-27T09:54:10Z", or with milliseconds) and a UTC datetime
+    # from Parquet both start "2026-11-27?09:54:10"; plotly reads "2026-11-27 09:54:10" as a date.
+    return str(moment)[:19].replace("T", " ")
 
 
-def _minute(iso: str) -> str:
-    return _time(iso)[:16] + ":00"
+def _minute(moment: object) -> str:
+    return _time(moment)[:16] + ":00"
 
 
 def _escape(text: str) -> str:

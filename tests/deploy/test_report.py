@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,15 @@ def test_several_key_fields_name_a_key_by_all_of_them() -> None:
     assert run_series(rows, [], ("site", "sensor")).windows_per_key == (
         Series("site=a, sensor=7", ("2026-11-27 09:54:40",), (2.0,)),
     )
+
+
+def test_window_times_read_back_as_datetimes_give_the_same_series() -> None:
+    # What a Parquet reader hands over: timestamps as UTC datetimes instead of ISO text.
+    as_datetimes = [
+        {**w, "window_start": datetime.fromisoformat(str(w["window_start"])).astimezone(UTC)} for w in WINDOWS
+    ]
+
+    assert run_series(as_datetimes, DEAD_LETTERS, KEYS, SCORES) == run_series(WINDOWS, DEAD_LETTERS, KEYS, SCORES)
 
 
 def plotted_traces(html: str) -> list[list[dict[str, Any]]]:
