@@ -251,9 +251,7 @@ class ManagedFlink:
         added: int = response["ApplicationVersionId"]
         return added, None
 
-    def start(
-        self, restore: bool = True, allow_non_restored_state: bool = False, snapshot: str | None = None
-    ) -> None:
+    def start(self, restore: bool = True, allow_non_restored_state: bool = False, snapshot: str | None = None) -> None:
         self.client.start_application(**start_request(self.name, restore, allow_non_restored_state, snapshot))
 
     def stop(self, force: bool = False) -> None:

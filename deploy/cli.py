@@ -337,7 +337,7 @@ def _snapshots(args: argparse.Namespace, ctx: Context) -> None:
             print(f"deleted snapshot '{snapshot.name}' ({snapshot.created.isoformat(timespec='seconds')})")
         print(f"deleted {len(deleted)} snapshot{'s' * (len(deleted) != 1)} of '{ctx.application}', kept {args.keep}")
         return
-    listed = snapshots.list()
+    listed = snapshots.oldest_first()
     if not listed:
         print(f"application '{ctx.application}' has no snapshots", file=sys.stderr)
         return

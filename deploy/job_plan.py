@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     result: dict[str, Any]
     try:
         result = {"error": None, **build_plan(app, properties)}
-    except BaseException as error:  # whatever the job's code raises is the answer, with its traceback
+    except BaseException as error:  # noqa: BLE001 - whatever the job raises, SystemExit too, is the answer
         reason = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
         result = {"error": reason[-1] if reason else type(error).__name__, "traceback": traceback.format_exc()}
     output.write_text(json.dumps(result), encoding="utf-8")

@@ -70,7 +70,7 @@ class Snapshots:
                 return
             request["NextToken"] = page["NextToken"]
 
-    def list(self) -> list[Snapshot]:
+    def oldest_first(self) -> list[Snapshot]:
         """Every snapshot, oldest first."""
         found = [Snapshot.from_summary(s) for page in self._pages() for s in page.get("SnapshotSummaries", [])]
         return sorted(found, key=lambda snapshot: snapshot.created)
@@ -84,7 +84,7 @@ class Snapshots:
 
         Snapshots still being made or deleted are neither counted nor touched.
         """
-        ready = [snapshot for snapshot in self.list() if snapshot.status == "READY"]
+        ready = [snapshot for snapshot in self.oldest_first() if snapshot.status == "READY"]
         doomed = ready[: max(0, len(ready) - keep)]
         for snapshot in doomed:
             self.client.delete_application_snapshot(
