@@ -467,7 +467,8 @@ def main(argv: Sequence[str] | None = None, clients: ClientFactory | None = None
     args = build_parser().parse_args(argv)
     ctx = Context(args.application, args.region, _no_clients)  # for messages until the session is made
     try:
-        ctx = _context(args, clients)
+        if args.handler is not _validate:  # validate is offline: no AWS session, profile or region
+            ctx = _context(args, clients)
         args.handler(args, ctx)
     except Exception as error:  # reported as one line below, or re-raised
         message = error_message(error, ctx)

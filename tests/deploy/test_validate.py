@@ -150,6 +150,18 @@ def test_bad_properties_are_one_line(built_zip: Path, tmp_path: Path, capsys: py
     )
 
 
+def test_validate_needs_no_aws_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nobody")
+    archive = tmp_path / "app.zip"
+    archive.write_bytes(b"not a zip")
+
+    code = main(["validate", str(archive)])
+
+    assert (code, capsys.readouterr().err.splitlines()[0]) == (1, f"problem: {archive} is not a zip file")
+
+
 def test_not_a_zip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = tmp_path / "app.zip"
     archive.write_bytes(b"not a zip")
