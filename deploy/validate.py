@@ -252,9 +252,9 @@ def check_job_plan(app: Path, properties: Path, options: Mapping[str, str], repo
     set_in_code = result.get("set_in_code") or {}
     assert isinstance(set_in_code, dict) and isinstance(disallowed, list)
     for key in disallowed:
+        value = f" = {set_in_code[key]}" if key in set_in_code else ""
         report.problem(
-            f"the job sets {key} = {set_in_code.get(key)} in code, not on the service's allowlist "
-            "(Not allowed configuration change)"
+            f"the job sets {key}{value} in code, not on the service's allowlist (Not allowed configuration change)"
         )
 
 

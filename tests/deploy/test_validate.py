@@ -62,6 +62,36 @@ def test_the_built_zip_passes_with_its_job_plan(built_zip: Path, capsys: pytest.
     assert int(plan.split(": ")[2].split()[0]) > 10
 
 
+def test_the_allowlist_of_the_zip_is_asked_about_what_the_code_sets(
+    built_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A stand-in allowlist that refuses one key the job never sets and records what it was asked.
+    asked = tmp_path / "asked.json"
+    allowlist = (
+        "import json\n"
+        "def disallowed(properties):\n"
+        f"    open({str(asked)!r}, 'w').write(json.dumps(sorted(properties)))\n"
+        "    return ['state.backend.type']\n"
+    )
+
+    def with_allowlist(old: zipfile.ZipFile, new: zipfile.ZipFile) -> None:
+        copy_except()(old, new)
+        new.writestr("job/service_config.py", allowlist)
+
+    archive = rewritten(built_zip, tmp_path / "allowlist.zip", with_allowlist)
+
+    code, _, err = run(capsys, str(archive), "--properties", str(PROPERTIES))
+
+    assert code == 1
+    assert err.splitlines() == [
+        "problem: the job sets state.backend.type in code, not on the service's allowlist "
+        "(Not allowed configuration change)",
+        f"error: {archive} would not start on Managed Flink: 1 problem",
+    ]
+    # What the job's code set, and only that: add_python_file's python.files among it.
+    assert "python.files" in json.loads(asked.read_text())
+
+
 def test_a_zip_without_the_jar(built_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = rewritten(built_zip, tmp_path / "no-jar.zip", copy_except(JAR))
 
