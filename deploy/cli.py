@@ -332,10 +332,11 @@ def _snapshots(args: argparse.Namespace, ctx: Context) -> None:
     snapshots = ctx.snapshots()
     now = datetime.now(UTC)
     if args.prune:
-        deleted = snapshots.prune(args.keep)
-        for snapshot in deleted:
+        pruned = snapshots.prune(args.keep)
+        for snapshot in pruned.deleted:
             print(f"deleted snapshot '{snapshot.name}' ({snapshot.created.isoformat(timespec='seconds')})")
-        print(f"deleted {len(deleted)} snapshot{'s' * (len(deleted) != 1)} of '{ctx.application}', kept {args.keep}")
+        deleted, kept = len(pruned.deleted), len(pruned.kept)
+        print(f"deleted {deleted} snapshot{'s' * (deleted != 1)} of '{ctx.application}', kept {kept} ready")
         return
     listed = snapshots.oldest_first()
     if not listed:

@@ -39,6 +39,14 @@ class Snapshot:
         )
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune did: the ready snapshots it deleted and those it kept, oldest first."""
+
+    deleted: list[Snapshot]
+    kept: list[Snapshot]
+
+
 def age(delta: timedelta) -> str:
     """``delta`` in its largest whole unit and the next: ``3d 4h``, ``2h 5m``, ``40s``."""
     seconds = max(0, int(delta.total_seconds()))
@@ -79,20 +87,21 @@ class Snapshots:
         detail = self.client.describe_application_snapshot(ApplicationName=self.application, SnapshotName=name)
         return Snapshot.from_summary(detail["SnapshotDetails"])
 
-    def prune(self, keep: int) -> list[Snapshot]:
-        """Delete all but the ``keep`` newest ready snapshots; the deleted ones, oldest first.
+    def prune(self, keep: int) -> Pruned:
+        """Delete all but the ``keep`` newest ready snapshots.
 
         Snapshots still being made or deleted are neither counted nor touched.
         """
         ready = [snapshot for snapshot in self.oldest_first() if snapshot.status == "READY"]
-        doomed = ready[: max(0, len(ready) - keep)]
+        cut = max(0, len(ready) - keep)
+        doomed, kept = ready[:cut], ready[cut:]
         for snapshot in doomed:
             self.client.delete_application_snapshot(
                 ApplicationName=self.application,
                 SnapshotName=snapshot.name,
                 SnapshotCreationTimestamp=snapshot.created,
             )
-        return doomed
+        return Pruned(doomed, kept)
 
     def restorable(self, name: str) -> Snapshot:
         """The snapshot ``name`` if the service can start from it."""

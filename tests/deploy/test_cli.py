@@ -580,8 +580,17 @@ def test_prune_deletes_the_oldest_ready_snapshots(flink: Stubbed, cli: Any) -> N
     assert result.out.splitlines() == [
         "deleted snapshot 's1' (2026-11-02T12:00:00+00:00)",
         "deleted snapshot 's2' (2026-11-03T12:00:00+00:00)",
-        "deleted 2 snapshots of 'stream-scoring', kept 2",
+        "deleted 2 snapshots of 'stream-scoring', kept 2 ready",
     ]
+
+
+def test_prune_with_fewer_ready_snapshots_than_kept_deletes_none(flink: Stubbed, cli: Any) -> None:
+    base = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    expect_snapshot_pages(flink, [summary("only", base), summary("broken", base, status="FAILED")])
+
+    result = cli("--region", REGION, "snapshots", "--prune", "--keep", "3", clients=flink.clients)
+
+    assert (result.code, result.out) == (0, "deleted 0 snapshots of 'stream-scoring', kept 1 ready\n")
 
 
 @pytest.mark.parametrize(
