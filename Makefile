@@ -47,8 +47,11 @@ $(KINESIS_MOCK): deploy/local/kinesis-mock/package.json deploy/local/kinesis-moc
 	cd build/kinesis-mock && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	test -f $@ && touch $@
 
+# Builds the zip, then checks it offline as the service would start it (deploy validate).
 package: setup
 	$(PY) -m deploy.package
+	$(PY) -m deploy validate "$$($(PY) -c 'from deploy.package import archive_path; print(archive_path())')" \
+		--properties deploy/local/demo.properties.json
 
 demo: setup
 	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE)

@@ -19,6 +19,7 @@ DEFAULT_APPLICATION = "stream-scoring"
 DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000
 MIN_PAUSE_BETWEEN_CHECKPOINTS_MS = 5_000
 DASHBOARD_SESSION_SECONDS = 1800
+METRICS_LEVEL = "OPERATOR"
 
 # The service starts a PyFlink application from this group: paths inside the application zip.
 RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
@@ -105,7 +106,13 @@ def create_request(name: str, settings: ApplicationSettings) -> dict[str, Any]:
                     "CheckpointInterval": settings.checkpoint_interval_ms,
                     "MinPauseBetweenCheckpoints": MIN_PAUSE_BETWEEN_CHECKPOINTS_MS,
                 },
-                "MonitoringConfiguration": {"ConfigurationType": "CUSTOM", "MetricsLevel": "TASK", "LogLevel": "INFO"},
+                # Operator level: the service sends an operator's custom metrics (the KinesisAnalytics
+                # group) only from this level on.
+                "MonitoringConfiguration": {
+                    "ConfigurationType": "CUSTOM",
+                    "MetricsLevel": METRICS_LEVEL,
+                    "LogLevel": "INFO",
+                },
                 "ParallelismConfiguration": {
                     "ConfigurationType": "CUSTOM",
                     "Parallelism": settings.parallelism,
@@ -175,10 +182,18 @@ def update_request(
     return request
 
 
-def start_request(name: str, restore: bool, allow_non_restored_state: bool) -> dict[str, Any]:
-    """Parameters of ``StartApplication``."""
-    restore_type = "RESTORE_FROM_LATEST_SNAPSHOT" if restore else "SKIP_RESTORE_FROM_SNAPSHOT"
-    run: dict[str, Any] = {"ApplicationRestoreConfiguration": {"ApplicationRestoreType": restore_type}}
+def start_request(
+    name: str, restore: bool, allow_non_restored_state: bool, snapshot: str | None = None
+) -> dict[str, Any]:
+    """Parameters of ``StartApplication``: from the latest snapshot, from ``snapshot``, or from none."""
+    restoration: dict[str, Any]
+    if snapshot is not None:
+        restoration = {"ApplicationRestoreType": "RESTORE_FROM_CUSTOM_SNAPSHOT", "SnapshotName": snapshot}
+    else:
+        restoration = {
+            "ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT" if restore else "SKIP_RESTORE_FROM_SNAPSHOT"
+        }
+    run: dict[str, Any] = {"ApplicationRestoreConfiguration": restoration}
     if allow_non_restored_state:
         run["FlinkRunConfiguration"] = {"AllowNonRestoredState": True}
     return {"ApplicationName": name, "RunConfiguration": run}
@@ -236,8 +251,8 @@ class ManagedFlink:
         added: int = response["ApplicationVersionId"]
         return added, None
 
-    def start(self, restore: bool = True, allow_non_restored_state: bool = False) -> None:
-        self.client.start_application(**start_request(self.name, restore, allow_non_restored_state))
+    def start(self, restore: bool = True, allow_non_restored_state: bool = False, snapshot: str | None = None) -> None:
+        self.client.start_application(**start_request(self.name, restore, allow_non_restored_state, snapshot))
 
     def stop(self, force: bool = False) -> None:
         self.client.stop_application(ApplicationName=self.name, Force=force)

@@ -1,4 +1,5 @@
-"""``python -m deploy``: upload, create, update, start, stop and inspect the Managed Flink application.
+"""``python -m deploy``: validate and upload the zip; create, update, start, stop and inspect the
+Managed Flink application; list, prune and restore its snapshots.
 
 Every AWS failure the CLI knows ends in one line on stderr and exit code 1, without a traceback.
 Clients come from a factory (service name to client) so tests can hand in stubbed ones.
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,9 @@ from deploy.application import (
     property_groups,
 )
 from deploy.logs import error_lines, parse_log_stream_arn, read_log_lines
+from deploy.snapshots import Snapshots, table
 from deploy.upload import UploadProgress, upload_zip
+from deploy.validate import validate
 
 ClientFactory = Callable[[str], Any]
 
@@ -70,6 +74,9 @@ class Context:
 
     def flink(self) -> ManagedFlink:
         return ManagedFlink(self.clients("kinesisanalyticsv2"), self.application)
+
+    def snapshots(self) -> Snapshots:
+        return Snapshots(self.clients("kinesisanalyticsv2"), self.application)
 
 
 # --- arguments ---------------------------------------------------------------------------------------
@@ -157,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=_COMMANDS[name])
         return sub
 
+    check = command("validate", "check the application zip offline as the service would start it; one line a problem")
+    check.add_argument("zip", type=Path, metavar="ZIP", help="the application zip")
+    check.add_argument(
+        "--properties", type=Path, help="runtime properties to validate and build the job plan with (JSON list)"
+    )
+
     upload = command("upload", "upload the application zip to S3 and print its s3:// location")
     upload.add_argument("zip", type=Path, metavar="ZIP", help="the application zip")
     upload.add_argument("--bucket", required=True, help="S3 bucket")
@@ -166,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     _application_options(command("update", "update code, properties, role, parallelism or checkpoints"), False)
 
     start = command("start", "start the application, by default from its latest snapshot")
-    start.add_argument("--no-restore", action="store_true", help="start without restoring a snapshot")
+    origin = start.add_mutually_exclusive_group()
+    origin.add_argument("--no-restore", action="store_true", help="start without restoring a snapshot")
+    origin.add_argument("--from-snapshot", metavar="NAME", help="start from this snapshot (see 'snapshots')")
     start.add_argument(
         "--allow-non-restored-state",
         action="store_true",
@@ -177,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--force", action="store_true", help="stop at once, without a snapshot")
 
     command("status", "show status, code, parallelism, properties and (when running) the dashboard URL")
+
+    snapshots = command("snapshots", "list the application's snapshots, oldest first, with their age")
+    snapshots.add_argument("--prune", action="store_true", help="delete the oldest ready snapshots")
+    snapshots.add_argument(
+        "--keep", type=_positive, default=None, help="with --prune: how many of the newest ready snapshots stay"
+    )
 
     logs = command("logs", "print the application's CloudWatch log messages")
     logs.add_argument("--since", type=_duration_seconds, default=600, help="how far back: 30s, 10m, 2h, 1d (10m)")
@@ -190,6 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- commands ----------------------------------------------------------------------------------------
+
+
+def _validate(args: argparse.Namespace, ctx: Context) -> None:
+    path: Path = args.zip
+    if not path.is_file():
+        raise DeployError(f"no such file: {path}")
+    report = validate(path, args.properties)
+    for problem in report.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.problems:
+        count = len(report.problems)
+        raise DeployError(f"{path} would not start on Managed Flink: {count} problem{'s' * (count != 1)}")
+    print(f"{path}: ready for Managed Flink")
 
 
 def _upload(args: argparse.Namespace, ctx: Context) -> None:
@@ -241,8 +277,17 @@ def _update(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def _start(args: argparse.Namespace, ctx: Context) -> None:
-    ctx.flink().start(restore=not args.no_restore, allow_non_restored_state=args.allow_non_restored_state)
-    origin = "without a snapshot" if args.no_restore else "from the latest snapshot"
+    if args.from_snapshot is not None:
+        ctx.snapshots().restorable(args.from_snapshot)
+    ctx.flink().start(
+        restore=not args.no_restore,
+        allow_non_restored_state=args.allow_non_restored_state,
+        snapshot=args.from_snapshot,
+    )
+    if args.from_snapshot is not None:
+        origin = f"from snapshot '{args.from_snapshot}'"
+    else:
+        origin = "without a snapshot" if args.no_restore else "from the latest snapshot"
     print(f"starting application '{ctx.application}' {origin}")
 
 
@@ -279,6 +324,28 @@ def _status_lines(detail: dict[str, Any], application: str) -> list[tuple[str, s
     return lines
 
 
+def _snapshots(args: argparse.Namespace, ctx: Context) -> None:
+    if args.keep is not None and not args.prune:
+        raise DeployError("--keep goes with --prune")
+    if args.prune and args.keep is None:
+        raise DeployError("--prune needs --keep N: how many of the newest snapshots to keep")
+    snapshots = ctx.snapshots()
+    now = datetime.now(UTC)
+    if args.prune:
+        pruned = snapshots.prune(args.keep)
+        for snapshot in pruned.deleted:
+            print(f"deleted snapshot '{snapshot.name}' ({snapshot.created.isoformat(timespec='seconds')})")
+        deleted, kept = len(pruned.deleted), len(pruned.kept)
+        print(f"deleted {deleted} snapshot{'s' * (deleted != 1)} of '{ctx.application}', kept {kept} ready")
+        return
+    listed = snapshots.oldest_first()
+    if not listed:
+        print(f"application '{ctx.application}' has no snapshots", file=sys.stderr)
+        return
+    for line in table(listed, now):
+        print(line)
+
+
 def _logs(args: argparse.Namespace, ctx: Context) -> None:
     arn = log_stream_arn(ctx.flink().describe())
     if arn is None:
@@ -297,12 +364,14 @@ def _logs(args: argparse.Namespace, ctx: Context) -> None:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Context], None]] = {
+    "validate": _validate,
     "upload": _upload,
     "create": _create,
     "update": _update,
     "start": _start,
     "stop": _stop,
     "status": _status,
+    "snapshots": _snapshots,
     "logs": _logs,
 }
 
@@ -399,7 +468,8 @@ def main(argv: Sequence[str] | None = None, clients: ClientFactory | None = None
     args = build_parser().parse_args(argv)
     ctx = Context(args.application, args.region, _no_clients)  # for messages until the session is made
     try:
-        ctx = _context(args, clients)
+        if args.handler is not _validate:  # validate is offline: no AWS session, profile or region
+            ctx = _context(args, clients)
         args.handler(args, ctx)
     except Exception as error:  # reported as one line below, or re-raised
         message = error_message(error, ctx)

@@ -33,6 +33,12 @@ def project_version() -> tuple[str, str]:
     return str(project["name"]), str(project["version"])
 
 
+def archive_path(output_dir: Path = PROJECT_ROOT / "dist") -> Path:
+    """Where :func:`build` writes the zip (``make package`` validates that file)."""
+    name, version = project_version()
+    return output_dir / f"{name}-{version}.zip"
+
+
 def pinned(names: tuple[str, ...]) -> list[str]:
     """The requirements.txt pins of ``names`` (so the zip carries exactly the tested versions)."""
     pins = {}
@@ -64,12 +70,11 @@ def vendor(target: Path) -> None:
 def build(jar: Path, output_dir: Path) -> Path:
     if not jar.is_file():
         raise SystemExit(f"package: {jar} not found; build it with 'make jar'")
-    name, version = project_version()
     staging = PROJECT_ROOT / "build" / "package"
     shutil.rmtree(staging, ignore_errors=True)
     vendor(staging / LIBS_DIR)
     output_dir.mkdir(parents=True, exist_ok=True)
-    archive = output_dir / f"{name}-{version}.zip"
+    archive = archive_path(output_dir)
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for package in PYTHON_PACKAGES:
             for path in sorted((PROJECT_ROOT / package).rglob("*.py")):

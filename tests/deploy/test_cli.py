@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -504,6 +505,153 @@ def test_status_of_a_running_application_has_the_dashboard_url(flink: Stubbed, c
     ]
 
 
+# --- snapshots (botocore's Stubber: moto implements no snapshot operation) --------------------------
+
+
+def summary(name: str, created: datetime, status: str = "READY", version: int = 3) -> dict[str, Any]:
+    return {
+        "SnapshotName": name,
+        "SnapshotStatus": status,
+        "ApplicationVersionId": version,
+        "SnapshotCreationTimestamp": created,
+        "RuntimeEnvironment": "FLINK-2_2",
+    }
+
+
+def expect_snapshot_pages(flink: Stubbed, *pages: list[dict[str, Any]]) -> None:
+    for index, page in enumerate(pages):
+        response: dict[str, Any] = {"SnapshotSummaries": page}
+        request: dict[str, Any] = {"ApplicationName": "stream-scoring", "Limit": 50}
+        if index + 1 < len(pages):
+            response["NextToken"] = f"page-{index + 2}"
+        if index > 0:
+            request["NextToken"] = f"page-{index + 1}"
+        flink.stubber.add_response("list_application_snapshots", response, request)
+
+
+def test_snapshots_lists_every_page_oldest_first_with_age(flink: Stubbed, cli: Any) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    older = now - timedelta(days=3, hours=4, minutes=30)
+    newer = now - timedelta(hours=2, minutes=5, seconds=30)
+    expect_snapshot_pages(
+        flink, [summary("after-deploy", newer, version=4)], [summary("nightly", older, status="CREATING")]
+    )
+
+    result = cli("--region", REGION, "snapshots", clients=flink.clients)
+
+    assert (result.code, result.err) == (0, "")
+
+    def iso(moment: datetime) -> str:
+        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    assert result.out.splitlines() == [
+        "NAME          STATUS    AGE    CREATED               VERSION  RUNTIME",
+        f"nightly       CREATING  3d 4h  {iso(older)}  3        FLINK-2_2",
+        f"after-deploy  READY     2h 5m  {iso(newer)}  4        FLINK-2_2",
+    ]
+
+
+def test_snapshots_of_an_application_without_any(flink: Stubbed, cli: Any) -> None:
+    expect_snapshot_pages(flink, [])
+
+    result = cli("--region", REGION, "snapshots", clients=flink.clients)
+
+    assert (result.code, result.out, result.err) == (0, "", "application 'stream-scoring' has no snapshots\n")
+
+
+def test_prune_deletes_the_oldest_ready_snapshots(flink: Stubbed, cli: Any) -> None:
+    base = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    snapshots = [summary(f"s{day}", base + timedelta(days=day)) for day in (3, 1, 4, 2)]
+    expect_snapshot_pages(flink, [*snapshots, summary("being-made", base, status="CREATING")])
+    for day in (1, 2):
+        flink.stubber.add_response(
+            "delete_application_snapshot",
+            {},
+            {
+                "ApplicationName": "stream-scoring",
+                "SnapshotName": f"s{day}",
+                "SnapshotCreationTimestamp": base + timedelta(days=day),
+            },
+        )
+
+    result = cli("--region", REGION, "snapshots", "--prune", "--keep", "2", clients=flink.clients)
+
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines() == [
+        "deleted snapshot 's1' (2026-11-02T12:00:00+00:00)",
+        "deleted snapshot 's2' (2026-11-03T12:00:00+00:00)",
+        "deleted 2 snapshots of 'stream-scoring', kept 2 ready",
+    ]
+
+
+def test_prune_with_fewer_ready_snapshots_than_kept_deletes_none(flink: Stubbed, cli: Any) -> None:
+    base = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    expect_snapshot_pages(flink, [summary("only", base), summary("broken", base, status="FAILED")])
+
+    result = cli("--region", REGION, "snapshots", "--prune", "--keep", "3", clients=flink.clients)
+
+    assert (result.code, result.out) == (0, "deleted 0 snapshots of 'stream-scoring', kept 1 ready\n")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--prune",), "error: --prune needs --keep N: how many of the newest snapshots to keep\n"),
+        (("--keep", "3"), "error: --keep goes with --prune\n"),
+    ],
+)
+def test_prune_and_keep_go_together(flink: Stubbed, cli: Any, options: tuple[str, ...], message: str) -> None:
+    result = cli("--region", REGION, "snapshots", *options, clients=flink.clients)
+
+    assert (result.code, result.out, result.err) == (1, "", message)
+    assert flink.requested == []
+
+
+def test_start_from_a_chosen_snapshot(flink: Stubbed, cli: Any) -> None:
+    created = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    flink.stubber.add_response(
+        "describe_application_snapshot",
+        {"SnapshotDetails": summary("before-upgrade", created)},
+        {"ApplicationName": "stream-scoring", "SnapshotName": "before-upgrade"},
+    )
+    restore = {"ApplicationRestoreType": "RESTORE_FROM_CUSTOM_SNAPSHOT", "SnapshotName": "before-upgrade"}
+    flink.stubber.add_response(
+        "start_application",
+        {},
+        {"ApplicationName": "stream-scoring", "RunConfiguration": {"ApplicationRestoreConfiguration": restore}},
+    )
+
+    result = cli("--region", REGION, "start", "--from-snapshot", "before-upgrade", clients=flink.clients)
+
+    assert (result.code, result.out, result.err) == (
+        0,
+        "starting application 'stream-scoring' from snapshot 'before-upgrade'\n",
+        "",
+    )
+
+
+def test_start_from_a_snapshot_not_ready_makes_no_start_call(flink: Stubbed, cli: Any) -> None:
+    created = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    flink.stubber.add_response(
+        "describe_application_snapshot",
+        {"SnapshotDetails": summary("half-made", created, status="FAILED")},
+        {"ApplicationName": "stream-scoring", "SnapshotName": "half-made"},
+    )
+
+    result = cli("--region", REGION, "start", "--from-snapshot", "half-made", clients=flink.clients)
+
+    assert (result.code, result.out) == (1, "")
+    assert result.err == "error: snapshot 'half-made' is FAILED, not READY: it cannot be restored\n"
+
+
+def test_start_from_a_snapshot_excludes_no_restore(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli("--region", REGION, "start", "--no-restore", "--from-snapshot", "x")
+
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 # --- errors ------------------------------------------------------------------------------------------
 
 
@@ -671,7 +819,7 @@ def test_help_lists_the_subcommands() -> None:
     )
 
     assert (completed.returncode, completed.stderr) == (0, "")
-    assert "{upload,create,update,start,stop,status,logs}" in completed.stdout
+    assert "{validate,upload,create,update,start,stop,status,snapshots,logs}" in completed.stdout
     for option in ("--region", "--application", "--endpoint-url"):
         assert option in completed.stdout
 

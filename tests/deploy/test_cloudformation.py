@@ -7,6 +7,7 @@ with fixed parameters, account, region and physical names.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -225,7 +226,7 @@ def test_application_settings() -> None:
             "CheckpointInterval": 60000,
             "MinPauseBetweenCheckpoints": 5000,
         },
-        "MonitoringConfiguration": {"ConfigurationType": "CUSTOM", "LogLevel": "INFO", "MetricsLevel": "TASK"},
+        "MonitoringConfiguration": {"ConfigurationType": "CUSTOM", "LogLevel": "INFO", "MetricsLevel": "OPERATOR"},
         "ParallelismConfiguration": {
             "ConfigurationType": "CUSTOM",
             "Parallelism": "1",
@@ -462,6 +463,15 @@ def test_output_bucket_is_private_and_encrypted(versioning: str, expected: dict[
         "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
     }
     assert bucket.get("VersioningConfiguration") == expected
+    assert bucket["LifecycleConfiguration"] == {
+        "Rules": [
+            {
+                "Id": "abort-incomplete-multipart-uploads",
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": "7"},
+            }
+        ]
+    }
 
 
 def test_delivery_stream_writes_under_delivery_with_its_own_scoped_role() -> None:
@@ -486,4 +496,227 @@ def test_outputs() -> None:
         "DeliveryStreamName": {"Ref": "DeliveryStream"},
         "LogGroupName": {"Ref": "ApplicationLogGroup"},
         "ApplicationRoleArn": {"Fn::GetAtt": ["ApplicationRole", "Arn"]},
+        "DashboardName": {"Ref": "Dashboard"},
     }
+
+
+# --- monitoring: dashboard, alarms, metric names ------------------------------------------------
+
+SERVICE_METRICS = Path(__file__).resolve().parents[2] / "deploy" / "managed-flink-metrics.txt"
+# What the job publishes under the metric group KinesisAnalytics: the SQL stages' counters, the
+# inference stage's and the shadow endpoint's (names agreed across the project for issue 12).
+JOB_METRICS = frozenset(
+    {
+        "recordsParsed",
+        "windowsEmitted",
+        "deadLettersParse",
+        "deadLettersValidate",
+        "deadLettersWindow",
+        "deadLettersInference",
+        "inferenceRequests",
+        "instancesScored",
+        "inferenceRetries",
+        "inferenceFailures",
+        "inferenceInFlight",
+        "inferenceLatencyP50Ms",
+        "inferenceLatencyP95Ms",
+        "inferenceLatencyP99Ms",
+        "inferenceBatchSize",
+        "shadowRequests",
+        "shadowFailures",
+        "shadowMisses",
+        "shadowLatencyP50Ms",
+        "shadowLatencyP95Ms",
+        "shadowLatencyP99Ms",
+    }
+)
+_INSIGHTS_QUERY = re.compile(
+    r"^SELECT (?:SUM|AVG|MAX|MIN|COUNT)\((?P<metric>\w+)\) FROM \"AWS/KinesisAnalytics\" "
+    r"WHERE Application = '(?P<application>[^']+)'$"
+)
+
+
+def service_metrics() -> dict[str, set[str]]:
+    """The committed list of the service's metric names, by section."""
+    sections: dict[str, set[str]] = {}
+    current = None
+    for raw in SERVICE_METRICS.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), set())
+        else:
+            assert current is not None, line
+            current.add(line)
+    return sections
+
+
+def _insights_metric(expression: str) -> str:
+    match = _INSIGHTS_QUERY.match(expression)
+    assert match, f"not a Metrics Insights query of the job's application: {expression}"
+    assert match["application"] == "stream-scoring", expression
+    return match["metric"]
+
+
+def dashboard_metrics(stack: Stack) -> list[str]:
+    body = json.loads(stack.properties("Dashboard")["DashboardBody"])
+    names = []
+    for widget in body["widgets"]:
+        for entry in widget["properties"].get("metrics", []):
+            if isinstance(entry[0], dict):
+                names.append(_insights_metric(entry[0]["expression"]))
+            else:
+                namespace, name, *dimensions = entry
+                assert namespace == "AWS/KinesisAnalytics", entry
+                assert dimensions[:2] == ["Application", "stream-scoring"], entry
+                names.append(name)
+    return names
+
+
+def alarms(stack: Stack) -> dict[str, dict[str, Any]]:
+    resources = stack.template["Resources"]
+    return {
+        logical: stack.properties(logical)
+        for logical, resource in resources.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def alarm_metrics(alarm: Mapping[str, Any]) -> list[str]:
+    if "MetricName" in alarm:
+        assert alarm["Namespace"] == "AWS/KinesisAnalytics"
+        assert alarm["Dimensions"] == [{"Name": "Application", "Value": "stream-scoring"}]
+        return [alarm["MetricName"]]
+    names = []
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            assert metric["Namespace"] == "AWS/KinesisAnalytics"
+            assert metric["Dimensions"] == [{"Name": "Application", "Value": "stream-scoring"}]
+            names.append(metric["MetricName"])
+        elif query["Expression"].startswith("SELECT"):
+            names.append(_insights_metric(query["Expression"]))
+    return names
+
+
+def named_metrics(template: Mapping[str, Any]) -> set[str]:
+    stack = Stack(template, BASE)
+    named = set(dashboard_metrics(stack))
+    for alarm in alarms(stack).values():
+        named |= set(alarm_metrics(alarm))
+    return named
+
+
+def test_the_metric_list_has_sources_and_the_2_2_removals() -> None:
+    text = SERVICE_METRICS.read_text(encoding="utf-8")
+    assert "https://docs.aws.amazon.com/managed-flink/latest/java/metrics-dimensions.html" in text
+    sections = service_metrics()
+    assert sections["removed"] == {"fullRestarts", "bytesRequestedPerFetch"}
+    assert sections["deprecated"] == {"uptime", "downtime"}
+    assert {"numRestarts", "runningTime", "restartingTime"} <= sections["application"]
+    assert not (sections["removed"] | sections["deprecated"]) & (sections["application"] | sections["kinesis-source"])
+
+
+def test_every_metric_named_is_published_by_the_job_or_documented_by_the_service() -> None:
+    sections = service_metrics()
+    documented = sections["application"] | sections["kinesis-source"]
+    named = named_metrics(_template())
+    assert named - JOB_METRICS - documented == set()
+    assert named & (sections["removed"] | sections["deprecated"]) == set()
+
+
+def test_the_metric_name_check_catches_a_removed_metric() -> None:
+    template = _template()
+    restarts = template["Resources"]["RestartsAlarm"]["Properties"]["Metrics"][0]["MetricStat"]["Metric"]
+    restarts["MetricName"] = "fullRestarts"
+    template["Resources"]["DeadLettersParseAlarm"]["Properties"]["Metrics"][0]["Expression"] = {
+        "Fn::Sub": "SELECT SUM(deadLetters) FROM \"AWS/KinesisAnalytics\" WHERE Application = '${ApplicationName}'"
+    }
+    sections = service_metrics()
+    documented = sections["application"] | sections["kinesis-source"]
+    assert named_metrics(template) - JOB_METRICS - documented == {"fullRestarts", "deadLetters"}
+
+
+def test_dashboard_reads_as_the_pipeline() -> None:
+    names = dashboard_metrics(Stack(_template(), BASE))
+    assert names == [
+        "numRecordsInPerSecond",
+        "numRecordsOutPerSecond",
+        "millisBehindLatest",
+        "recordsParsed",
+        "windowsEmitted",
+        "deadLettersParse",
+        "deadLettersValidate",
+        "deadLettersWindow",
+        "deadLettersInference",
+        "inferenceLatencyP50Ms",
+        "inferenceLatencyP95Ms",
+        "inferenceLatencyP99Ms",
+        "inferenceRequests",
+        "instancesScored",
+        "inferenceRetries",
+        "inferenceFailures",
+        "inferenceInFlight",
+        "inferenceBatchSize",
+        "lastCheckpointDuration",
+        "numberOfFailedCheckpoints",
+        "numRestarts",
+        "runningTime",
+        "cpuUtilization",
+        "heapMemoryUtilization",
+        "containerMemoryUtilization",
+    ]
+    body = json.loads(Stack(_template(), BASE).properties("Dashboard")["DashboardBody"])
+    assert {widget["properties"].get("region") for widget in body["widgets"] if widget["type"] == "metric"} == {REGION}
+
+
+def test_alarms_and_what_they_watch() -> None:
+    found = {logical: alarm_metrics(alarm) for logical, alarm in alarms(Stack(_template(), BASE)).items()}
+    assert found == {
+        "NoInputAlarm": ["numRecordsInPerSecond"],
+        "DeadLettersParseAlarm": ["deadLettersParse"],
+        "DeadLettersValidateAlarm": ["deadLettersValidate"],
+        "DeadLettersWindowAlarm": ["deadLettersWindow"],
+        "DeadLettersInferenceAlarm": ["deadLettersInference"],
+        "InferenceFailuresAlarm": ["inferenceFailures"],
+        "CheckpointFailuresAlarm": ["numberOfFailedCheckpoints"],
+        "RestartsAlarm": ["numRestarts"],
+    }
+
+
+def test_no_input_alarm_counts_missing_data_as_no_input() -> None:
+    alarm = alarms(Stack(_template(), {**BASE, "NoInputMinutes": "10"}))["NoInputAlarm"]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+        "Maximum",
+        60,
+        "10",
+        "10",
+    )
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        0,
+        "LessThanOrEqualToThreshold",
+        "breaching",
+    )
+
+
+def test_counting_alarms_watch_the_increase_of_the_service_counters() -> None:
+    for logical in ("CheckpointFailuresAlarm", "RestartsAlarm"):
+        alarm = alarms(Stack(_template(), BASE))[logical]
+        total, increase = alarm["Metrics"]
+        assert (total["MetricStat"]["Stat"], total["ReturnData"]) == ("Maximum", False)
+        assert (increase["Expression"], increase["ReturnData"]) == ("RATE(total)", True)
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+@pytest.mark.parametrize("topic", ["", f"arn:aws:sns:{REGION}:{ACCOUNT}:on-call"], ids=["no-topic", "topic"])
+def test_alarms_notify_the_topic_when_one_is_given(topic: str) -> None:
+    for logical, alarm in alarms(Stack(_template(), {**BASE, "AlarmTopicArn": topic})).items():
+        expected = [topic] if topic else None
+        assert (alarm.get("AlarmActions"), alarm.get("OKActions")) == (expected, expected), logical
+        assert alarm["AlarmName"].startswith("stream-scoring-"), logical
+
+
+def test_the_application_lets_operator_metrics_through() -> None:
+    config = Stack(_template(), BASE).properties("Application")["ApplicationConfiguration"]
+    assert config["FlinkApplicationConfiguration"]["MonitoringConfiguration"]["MetricsLevel"] == "OPERATOR"

@@ -21,30 +21,14 @@ from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources, free_p
 from deploy.local.taxi import COLUMNS, random_trip, workshop_record
 from deploy.local.testing import read_lines, wait_until
 from deploy.package import JAR_NAME, RUN_OPTIONS, build
-
-FLINK_PIN = next(
-    line.strip()
-    for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines()
-    if line.startswith("apache-flink==")
-)
+from deploy.validate import service_python
 
 
 def service_like_python() -> str:
-    """A Python 3.12 with only the pinned apache-flink installed (made once under build/)."""
-    venv = PROJECT_ROOT / "build" / "service-python"
-    python = venv / "bin" / "python"
-    marker = venv / f".{FLINK_PIN}"
-    if not marker.exists():
-        found = subprocess.run([str(PROJECT_ROOT / "deploy" / "find-python")], capture_output=True, text=True)
-        interpreter = found.stdout.strip()
-        version = subprocess.run(
-            [interpreter, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"], capture_output=True, text=True
-        )
-        if version.stdout.strip() != "True":
-            pytest.skip("the application zip targets Python 3.12, which this machine lacks")
-        subprocess.run([interpreter, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", FLINK_PIN], check=True)
-        marker.touch()
+    """A Python 3.12 with only the pinned apache-flink installed (the one deploy validate uses)."""
+    python = service_python()
+    if python is None:
+        pytest.skip("the application zip targets Python 3.12, which this machine lacks")
     return str(python)
 
 
