@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from config import S3Location
 from deploy.local.stack import LocalAws
 
-__all__ = ["ParquetSchemaError", "arrow_schema", "read_parquet_windows", "window_rows"]
+__all__ = ["ParquetSchemaError", "S3ParquetWindows", "arrow_schema", "read_parquet_windows", "window_rows"]
 
 _ARROW_TYPES = {
     "string": pa.string(),
@@ -46,19 +46,34 @@ def window_rows(data: bytes, columns: Sequence[tuple[str, str]], name: str = "Pa
     return [{key: _json_value(value) for key, value in row.items()} for row in table.to_pylist()]
 
 
-def read_parquet_windows(aws: LocalAws, location: S3Location, columns: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+def read_parquet_windows(
+    aws: LocalAws, location: S3Location, columns: Sequence[tuple[str, str]]
+) -> list[dict[str, Any]]:
     """Every row of every ``.parquet`` object under ``location``, checked against ``columns``."""
-    s3 = aws.client("s3")
-    rows: list[dict[str, Any]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key_prefix):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(".parquet"):
-                body = s3.get_object(Bucket=location.bucket, Key=item["Key"])["Body"].read()
-                rows.extend(window_rows(body, columns, item["Key"]))
-    return rows
+    return S3ParquetWindows(aws, location, columns).read()
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return value
+
+
+class S3ParquetWindows:
+    """The Parquet windows under an S3 prefix; a committed object never changes, so each is read once."""
+
+    def __init__(self, aws: LocalAws, location: S3Location, columns: Sequence[tuple[str, str]]) -> None:
+        self._s3 = aws.client("s3")
+        self._location = location
+        self._columns = tuple(columns)
+        self._objects: dict[str, list[dict[str, Any]]] = {}
+
+    def read(self) -> list[dict[str, Any]]:
+        bucket, prefix = self._location.bucket, self._location.key_prefix
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith(".parquet") and key not in self._objects:
+                    body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                    self._objects[key] = window_rows(body, self._columns, key)
+        return [row for rows in self._objects.values() for row in rows]

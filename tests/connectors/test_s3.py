@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pyflink.datastream.connectors.file_system import FileSink, OutputFileConfig
 
-from config import AppConfig, RecordsConfig, WindowConfig, build_config
+from config import AppConfig, build_config
 from connectors.s3 import parquet_window_writers, window_partitions
 from deploy.local.parquet_windows import ParquetSchemaError, window_rows
 from deploy.local.testing import json_record_groups

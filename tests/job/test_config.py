@@ -71,7 +71,9 @@ def test_valid_configuration_with_defaults() -> None:
 
 
 def test_parquet_windows_partitioned_by_processing_time() -> None:
-    config = build_config(groups(sink_s3={"path": "s3://out-bucket/w", "format": "Parquet", "partition.time": "processing"}), {})
+    config = build_config(
+        groups(sink_s3={"path": "s3://out-bucket/w", "format": "Parquet", "partition.time": "processing"}), {}
+    )
     assert config.sink_s3 == S3SinkConfig(S3Location("out-bucket", "w"), "parquet", "processing")
 
 
