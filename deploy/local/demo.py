@@ -20,9 +20,11 @@ from pathlib import Path
 from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import running_job
 from deploy.local.model_server import running_model_server
+from deploy.local.parquet_windows import ParquetSchemaError, S3ParquetWindows
 from deploy.local.producer import TripProducer
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, moto_server
 from deploy.local.testing import read_lines, read_stream
+from udfs.output import window_columns
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROPERTIES = Path(__file__).with_name("demo.properties.json")
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-port", type=int, default=8081)
     parser.add_argument("--inference", choices=("none", "sagemaker", "apigateway"), default="none")
     parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
+    parser.add_argument("--format", choices=("json", "parquet"), default="json", help="file format of the S3 windows")
     args = parser.parse_args(argv)
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         region = os.environ.get("AWS_REGION", "us-east-1")
         aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, RUN_DIR / "moto.log"))
         groups = load_property_groups(args.properties)
+        groups["sink.s3"]["format"] = args.format
         extra_env: dict[str, str] = {}
         if args.inference != "none":
             auth = "iam" if args.inference == "sagemaker" else "none"
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     required = ["records_in", "windows_out", "s3_objects", "delivery_records"]
     if args.inference != "none":
         required.append("predictions")
+    if args.format == "parquet":
+        required.append("parquet_rows")
     return 0 if all(counts[name] > 0 for name in required) else 1
 
 
@@ -114,7 +120,18 @@ def _print_where_output_lands(config: AppConfig) -> None:
 
 def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[str, int | float]:
     s3_location = config.sink_s3.location
-    s3_objects, window_lines = read_lines(aws, s3_location.bucket, s3_location.key_prefix)
+    parquet_rows: int | None = None
+    if config.sink_s3.format == "parquet":
+        parquet = S3ParquetWindows(aws, s3_location, window_columns(config))
+        try:
+            windows = parquet.read()
+        except ParquetSchemaError as error:
+            print(f"demo: {error}", file=sys.stderr)
+            windows = []
+        s3_objects, parquet_rows = parquet.objects, len(windows)
+    else:
+        s3_objects, window_lines = read_lines(aws, s3_location.bucket, s3_location.key_prefix)
+        windows = [json.loads(line) for line in window_lines]
     _, dead_lines = read_lines(aws, config.dead_letter.location.bucket, config.dead_letter.location.key_prefix)
     delivery = 0
     if config.delivery is not None and config.delivery.type == "firehose":
@@ -123,14 +140,15 @@ def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[st
         delivery = len(read_stream(aws, config.delivery.stream_name))
     counts: dict[str, int | float] = {
         "records_in": records_in,
-        "windows_out": len(window_lines),
+        "windows_out": len(windows),
         "s3_objects": s3_objects,
         "delivery_records": delivery,
         "dlq": len(dead_lines),
     }
+    if parquet_rows is not None:
+        counts["parquet_rows"] = parquet_rows
     inference = config.inference
     if inference is not None:
-        windows = [json.loads(line) for line in window_lines]
         if inference.input == "window":
             counts["predictions"] = sum(1 for w in windows if inference.prediction_field in w)
         else:

@@ -77,3 +77,8 @@ class S3ParquetWindows:
                     body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                     self._objects[key] = window_rows(body, self._columns, key)
         return [row for rows in self._objects.values() for row in rows]
+
+    @property
+    def objects(self) -> int:
+        """How many Parquet objects the last :meth:`read` found."""
+        return len(self._objects)
