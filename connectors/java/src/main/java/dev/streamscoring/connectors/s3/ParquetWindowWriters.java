@@ -12,6 +12,8 @@ import org.apache.parquet.hadoop.api.WriteSupport;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.apache.parquet.io.OutputFile;
 
+import java.io.IOException;
+
 /**
  * Bulk writers of Snappy-compressed Parquet files for the S3 FileSink's window records, one typed
  * column per output field. The FileSink rolls bulk files on every checkpoint, so a file becomes
@@ -42,7 +44,7 @@ public final class ParquetWindowWriters {
         }
 
         @Override
-        public ParquetWriter<String> createWriter(OutputFile out) throws java.io.IOException {
+        public ParquetWriter<String> createWriter(OutputFile out) throws IOException {
             return new Builder(out, schema)
                     // A plain configuration and our own codec keep Hadoop off the write path.
                     .withConf(new PlainParquetConfiguration())

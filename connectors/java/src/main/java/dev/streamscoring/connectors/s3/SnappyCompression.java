@@ -9,8 +9,9 @@ import java.io.IOException;
 
 /**
  * Snappy page compression in pure Java. Parquet's own codec factory goes through Hadoop's codec
- * classes, which neither PyFlink nor the service put on the classpath; the writer only ever
- * compresses, so decompression is refused.
+ * classes; the only Hadoop near the job is the S3 filesystem's private copy, so the writer keeps
+ * Hadoop off its path altogether (its tests run without Hadoop). The writer only ever compresses,
+ * so decompression is refused.
  */
 final class SnappyCompression implements CompressionCodecFactory {
 
