@@ -121,10 +121,16 @@ class WindowConfig:
     close_when_idle_ms: int = DEFAULT_CLOSE_WHEN_IDLE_MS
 
 
+S3Format = Literal["json", "parquet"]
+PartitionTime = Literal["event", "processing"]
+
+
 @dataclass(frozen=True)
 class S3SinkConfig:
     location: S3Location
-    format: str
+    format: S3Format = "json"
+    # event: windows under dt=/hour= of their window_start; processing: of the time they are written.
+    partition_time: PartitionTime = "event"
 
 
 @dataclass(frozen=True)
@@ -348,7 +354,7 @@ _KNOWN_GROUPS: dict[str, frozenset[str]] = {
         }
     ),
     "window": frozenset({"size.seconds", "aggregate.fields", "close.when.idle.ms"}),
-    "sink.s3": frozenset({"path", "format"}),
+    "sink.s3": frozenset({"path", "format", "partition.time"}),
     "sink.delivery": frozenset({"type", "stream.name"}) | _CREDENTIAL_KEYS,
     "sink.dlq": frozenset({"path"}),
     "inference": frozenset(
@@ -497,10 +503,9 @@ def _window(g: _Group, records: RecordsConfig) -> WindowConfig:
 
 def _sink_s3(g: _Group) -> S3SinkConfig:
     location = g.s3_location("path")
-    fmt = g.choice("format", ("json", "parquet"), "json")
-    if fmt == "parquet":
-        raise g.error("format", "parquet is not available in this build; use json")
-    return S3SinkConfig(location, fmt)
+    fmt = cast(S3Format, g.choice("format", ("json", "parquet"), "json"))
+    partition_time = cast(PartitionTime, g.choice("partition.time", ("event", "processing"), "event"))
+    return S3SinkConfig(location, fmt, partition_time)
 
 
 def _delivery(g: _Group) -> DeliveryConfig:

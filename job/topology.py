@@ -9,7 +9,8 @@ from pyflink.table import StreamTableEnvironment
 from config import AppConfig
 from connectors.generator import TripGenerator, trip_generator_source
 from connectors.kinesis import delivery_sink, event_time_watermarks, kinesis_source
-from connectors.s3 import json_lines_file_sink
+from connectors.s3 import json_lines_file_sink, window_file_sink
+from udfs.output import window_columns
 from udfs.relational import parse_records, scored_record_window_lines, scored_window_lines, window_lines
 
 JOB_NAME = "stream-scoring"
@@ -46,7 +47,8 @@ def build_topology(
     if windows.dead_letters is not None:
         dead_letters = dead_letters.union(windows.dead_letters)
 
-    _sink(windows.lines, json_lines_file_sink(config.sink_s3.location, "windows"), "S3 windows", "s3-windows")
+    s3_windows = window_file_sink(config.sink_s3, window_columns(config))
+    _sink(windows.lines, s3_windows, "S3 windows", "s3-windows")
     if config.delivery is not None:
         sink = delivery_sink(config.delivery, config.source.region, config.endpoints, config.records.key_fields)
         _sink(windows.lines, sink, f"Delivery {config.delivery.type}", "delivery")

@@ -21,6 +21,7 @@ from pathlib import Path
 from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import running_job
 from deploy.local.model_server import running_model_server
+from deploy.local.parquet_windows import ParquetSchemaError
 from deploy.local.producer import TripProducer
 from deploy.local.report import run_series, score_fields, write_report
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, moto_server
@@ -41,6 +42,14 @@ STATUS_EVERY_S = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except ParquetSchemaError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=0, help="seconds to run; 0 runs until Ctrl-C")
     parser.add_argument("--rate", type=float, default=200, help="trips per second into Kinesis")
@@ -50,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inference", choices=("none", "sagemaker", "apigateway"), default="none")
     parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="logs, properties and report.html")
+    parser.add_argument("--format", choices=("json", "parquet"), default="json", help="file format of the S3 windows")
     args = parser.parse_args(argv)
 
     run_dir: Path = args.run_dir.resolve()
@@ -63,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         region = os.environ.get("AWS_REGION", "us-east-1")
         aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, run_dir / "moto.log"))
         groups = load_property_groups(args.properties)
+        groups["sink.s3"]["format"] = args.format
         extra_env: dict[str, str] = {}
         if args.inference != "none":
             auth = "iam" if args.inference == "sagemaker" else "none"
@@ -93,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     required = ["records_in", "windows_out", "s3_objects", "delivery_records"]
     if args.inference != "none":
         required.append("predictions")
+    if args.format == "parquet":
+        required.append("parquet_rows")
     return 0 if all(int(fields[name]) > 0 for name in required) else 1
 
 
@@ -105,6 +118,9 @@ def _summarize(
 ) -> dict[str, int | float | str]:
     """The summary line's fields, after writing the report of the run drawn from the same output."""
     fields = summary_fields(records_sent, final.counts)
+    if config.sink_s3.format == "parquet":
+        # Windows read back from the Parquet objects against the schema the config gives.
+        fields["parquet_rows"] = len(final.windows)
     scores = score_fields(config)
     series = run_series(final.windows, final.dead_letters, config.records.key_fields, scores)
     write_report(report_path, series, title, f"demo: {format_fields(fields)}", scores)

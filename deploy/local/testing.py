@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from config import AppConfig, S3Location, build_config, write_property_groups
+from deploy.local.parquet_windows import S3ParquetWindows
 from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, create_resources, wait_until
+from udfs.output import window_columns
 
 __all__ = [
     "Groups",
@@ -120,9 +122,10 @@ class S3Records(Protocol):
 def window_reader(aws: LocalAws, config: AppConfig) -> S3Records:
     """The reader of the job's window records for the S3 sink's format.
 
-    The one place that picks a reader by ``sink.s3.format``: JSON lines now; a Parquet reader
-    with the same two members plugs in here.
+    The one place that picks a reader by ``sink.s3.format``.
     """
+    if config.sink_s3.format == "parquet":
+        return S3ParquetWindows(aws, config.sink_s3.location, window_columns(config))
     return S3Lines(aws, config.sink_s3.location)
 
 

@@ -253,7 +253,7 @@ def test_property_groups_without_inference() -> None:
         "kinesis.source": {"stream.arn": STREAM_ARN, "init.position": "LATEST"},
         "records": {"format": "csv", "csv.columns": CSV_COLUMNS, "key.fields": "vendor_id"},
         "window": {"size.seconds": "30", "aggregate.fields": "fare_amount,trip_distance,duration_seconds"},
-        "sink.s3": {"path": f"s3://{BUCKET}/windows"},
+        "sink.s3": {"path": f"s3://{BUCKET}/windows", "format": "json"},
         "sink.delivery": {"type": "firehose", "stream.name": "stream-scoring-delivery"},
         "sink.dlq": {"path": f"s3://{BUCKET}/dead-letters"},
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ import pytest
 
 from config import AppConfig
 from deploy.local.job_process import running_job
+from deploy.local.parquet_windows import read_parquet_windows
 from deploy.local.stack import LocalAws, delivery_prefix, free_port
 from deploy.local.testing import json_record_groups, prepare, read_lines, read_stream, wait_until
+from udfs.output import window_columns
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SECOND = 1000
@@ -84,11 +87,13 @@ EXPECTED_DEAD_LETTERS = [
 
 
 def windows_in_s3(aws: LocalAws, config: AppConfig) -> list[dict[str, Any]]:
+    """The committed windows, read as JSON lines or, checked against the job's columns, as Parquet."""
     location = config.sink_s3.location
-    return sorted(
-        (json.loads(line) for line in read_lines(aws, location.bucket, location.key_prefix)[1]),
-        key=lambda w: (w["k"], w["window_start"]),
-    )
+    if config.sink_s3.format == "parquet":
+        windows = read_parquet_windows(aws, location, window_columns(config))
+    else:
+        windows = [json.loads(line) for line in read_lines(aws, location.bucket, location.key_prefix)[1]]
+    return sorted(windows, key=lambda w: (w["k"], w["window_start"]))
 
 
 def delivered(aws: LocalAws, config: AppConfig) -> list[dict[str, Any]]:
@@ -113,11 +118,14 @@ def put(aws: LocalAws, stream: str, records: list[bytes]) -> None:
         kinesis.put_record(StreamName=stream, Data=data, PartitionKey="p")
 
 
-@pytest.mark.parametrize("delivery_type", ["firehose", "kinesis"])
-def test_windows_and_dead_letters_end_to_end(aws: LocalAws, tmp_path: Path, delivery_type: str) -> None:
+@pytest.mark.parametrize(
+    ("delivery_type", "s3_format"), [("firehose", "json"), ("kinesis", "json"), ("kinesis", "parquet")]
+)
+def test_windows_and_dead_letters_end_to_end(aws: LocalAws, tmp_path: Path, delivery_type: str, s3_format: str) -> None:
     name = f"it-{uuid.uuid4().hex[:10]}"
     groups = json_record_groups(name, 10, "v")
     groups["sink.delivery"] = {"type": delivery_type, "stream.name": f"{name}-out"}
+    groups["sink.s3"]["format"] = s3_format
     properties_path = tmp_path / "application_properties.json"
     config = prepare(aws, groups, properties_path)
     put(aws, config.source.stream_name, PHASE_ONE)
@@ -143,3 +151,49 @@ def test_windows_and_dead_letters_end_to_end(aws: LocalAws, tmp_path: Path, deli
     assert sorted((d["payload"], d["stage"], d["reason"]) for d in dead_letters(aws, config)) == sorted(
         EXPECTED_DEAD_LETTERS
     )
+
+
+def s3_keys(aws: LocalAws, bucket: str, prefix: str) -> list[str]:
+    s3 = aws.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def test_windows_of_two_hours_sent_in_one_minute_land_in_two_hour_partitions(
+    local_aws: LocalAws, tmp_path: Path
+) -> None:
+    """Partitions by event time: each window under dt=/hour= of its window_start, whenever it was written;
+    dead letters stay under the time they were written."""
+    name = f"it-{uuid.uuid4().hex[:10]}"
+    groups = json_record_groups(name, 10, "v")
+    groups["sink.s3"]["format"] = "parquet"
+    config = prepare(local_aws, groups, tmp_path / "application_properties.json")
+    put(local_aws, config.source.stream_name, [record("a", 1, 1), record("a", 3601, 2), b"not json"])
+    sent_on = datetime.now(UTC)
+
+    args = ("--checkpoint-interval-ms", "1000")
+    with running_job(local_aws, tmp_path / "application_properties.json", tmp_path / "job.log", free_port(), args):
+        # The quiet stream's watermark follows processing time, which closes the last window too.
+        wait_until(lambda: len(windows_in_s3(local_aws, config)) >= 2, 120, "the windows of both hours")
+        wait_until(lambda: dead_letters(local_aws, config), 60, "the dead letter")
+
+    windows = config.sink_s3.location
+    partitions = sorted(key.rsplit("/", 1)[0] for key in s3_keys(local_aws, windows.bucket, windows.key_prefix))
+    assert partitions == ["windows/dt=2026-01-01/hour=00", "windows/dt=2026-01-01/hour=01"]
+    assert windows_in_s3(local_aws, config) == [
+        window("a", 0, [1]),
+        {**window("a", 0, [2]), **_hour_one_bounds("a")},
+    ]
+    letters = config.dead_letter.location
+    (letter_key,) = s3_keys(local_aws, letters.bucket, letters.key_prefix)
+    processing_hours = {sent_on.strftime("dt=%Y-%m-%d/hour=%H"), datetime.now(UTC).strftime("dt=%Y-%m-%d/hour=%H")}
+    assert letter_key.split("/", 1)[1].rsplit("/", 1)[0] in processing_hours
+
+
+def _hour_one_bounds(key: str) -> dict[str, Any]:
+    start = "2026-01-01T01:00:00Z"
+    return {
+        "window_start": start,
+        "window_end": "2026-01-01T01:00:10Z",
+        "window_id": hashlib.md5(f"{key}|{start}".encode()).hexdigest(),
+    }

@@ -70,6 +70,13 @@ def test_valid_configuration_with_defaults() -> None:
     )
 
 
+def test_parquet_windows_partitioned_by_processing_time() -> None:
+    config = build_config(
+        groups(sink_s3={"path": "s3://out-bucket/w", "format": "Parquet", "partition.time": "processing"}), {}
+    )
+    assert config.sink_s3 == S3SinkConfig(S3Location("out-bucket", "w"), "parquet", "processing")
+
+
 def test_endpoints_come_from_the_standard_variables() -> None:
     config = build_config(
         groups(),
@@ -211,9 +218,13 @@ RECORDS = {"format": "json", "key.fields": "k"}
             "must be s3://bucket/prefix, got 'https://bucket/prefix'",
         ),
         (
-            groups(sink_s3={"path": "s3://out-bucket/w", "format": "parquet"}),
-            "configuration error in property group 'sink.s3', key 'format': "
-            "parquet is not available in this build; use json",
+            groups(sink_s3={"path": "s3://out-bucket/w", "format": "orc"}),
+            "configuration error in property group 'sink.s3', key 'format': must be one of json | parquet, got 'orc'",
+        ),
+        (
+            groups(sink_s3={"path": "s3://out-bucket/w", "partition.time": "arrival"}),
+            "configuration error in property group 'sink.s3', key 'partition.time': "
+            "must be one of event | processing, got 'arrival'",
         ),
         (
             groups(sink_delivery={"type": "sqs", "stream.name": "x"}),

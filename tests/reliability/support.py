@@ -30,11 +30,13 @@ from config import AppConfig
 from deploy.local.demo import inference_properties
 from deploy.local.job_process import PROCESS_WORKERS, job_id, rest_json, running_job
 from deploy.local.model_server import Faults, LinearFareModel, ModelServerHandle, running_model_server
+from deploy.local.parquet_windows import S3ParquetWindows
 from deploy.local.producer import RecordProducer
 from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, delivery_prefix
 from deploy.local.taxi import COLUMNS, random_trip
 from deploy.local.testing import Groups, S3Lines, prepare, read_stream, settled, wait_until
 from tests.reliability.conftest import CaseFigures
+from udfs.output import window_columns
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 # Event time advances this much per record; a window holds one record of each key anyway.
@@ -214,7 +216,11 @@ class CaseOutputs:
     def __init__(self, aws: LocalAws, config: AppConfig) -> None:
         self._aws = aws
         self._config = config
-        self.windows = S3Lines(aws, config.sink_s3.location)
+        self.windows: S3Lines | S3ParquetWindows = (
+            S3ParquetWindows(aws, config.sink_s3.location, window_columns(config))
+            if config.sink_s3.format == "parquet"
+            else S3Lines(aws, config.sink_s3.location)
+        )
         self.dead_letters = S3Lines(aws, config.dead_letter.location)
         delivery = config.delivery
         self._delivered = (
@@ -433,6 +439,7 @@ def case_run(
     faults: Faults | None = None,
     delivery: bool = False,
     inference: dict[str, str] | None = None,
+    s3_format: str = "json",
 ) -> Iterator[CaseRun]:
     """Create a case's stream, bucket and delivery stream, start the model server; stop it on exit.
 
@@ -441,6 +448,7 @@ def case_run(
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     groups = id_record_groups(name, inference_mode, delivery)
     groups["inference"].update(inference or {})
+    groups["sink.s3"]["format"] = s3_format
     with running_model_server(auth="iam", faults=faults, seed=11) as model:
         environ = {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model.url}
         config = prepare(aws, groups, directory / PROPERTIES_FILE, environ)

@@ -69,8 +69,9 @@ def kill_and_wait_for_recovery(job: Any, rest_port: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("s3_format", ["json", "parquet"])
 def test_a_python_worker_kill_loses_and_duplicates_nothing(
-    local_aws: LocalAws, tmp_path: Path, case: CaseFigures
+    local_aws: LocalAws, tmp_path: Path, case: CaseFigures, s3_format: str
 ) -> None:
     started = time.monotonic()
     phases: dict[str, float] = {}
@@ -78,7 +79,7 @@ def test_a_python_worker_kill_loses_and_duplicates_nothing(
     def phase(name: str) -> None:
         phases[name] = round(time.monotonic() - started, 1)
 
-    with case_run(local_aws, tmp_path, "fo-quick", "record") as run:
+    with case_run(local_aws, tmp_path, "fo-quick", "record", s3_format=s3_format) as run:
         port = free_port()
         with run.job(port, 1000) as job:
             phase("running")
