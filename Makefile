@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JAR := build/lib/stream-scoring-connectors.jar
 KINESIS_MOCK := build/kinesis-mock/node_modules/kinesis-local/main.js
+KINESALITE := build/kinesalite/node_modules/kinesalite/index.js
 JAVA_SOURCES := $(shell find connectors/java/src/main -name '*.java' 2>/dev/null)
 # PyFlink starts its Python workers with the `python` found on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -31,7 +32,7 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-setup: $(VENV)/.installed $(JAR) $(KINESIS_MOCK)
+setup: $(VENV)/.installed $(JAR) $(KINESIS_MOCK) $(KINESALITE)
 
 jar: $(JAR)
 
@@ -45,6 +46,15 @@ $(KINESIS_MOCK): deploy/local/kinesis-mock/package.json deploy/local/kinesis-moc
 	mkdir -p build/kinesis-mock
 	cp deploy/local/kinesis-mock/package.json deploy/local/kinesis-mock/package-lock.json build/kinesis-mock/
 	cd build/kinesis-mock && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	test -f $@ && touch $@
+
+# kinesalite, the third Kinesis emulator (in memory), exactly as the lock file pins it; its optional
+# LevelDB store is a native build it does not need.
+$(KINESALITE): deploy/local/kinesalite/package.json deploy/local/kinesalite/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node.js) is required for kinesalite" >&2; exit 1; }
+	mkdir -p build/kinesalite
+	cp deploy/local/kinesalite/package.json deploy/local/kinesalite/package-lock.json build/kinesalite/
+	cd build/kinesalite && npm ci --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error
 	test -f $@ && touch $@
 
 package: setup
