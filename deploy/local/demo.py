@@ -1,7 +1,8 @@
 """``make demo``: the whole pipeline on this machine.
 
-Starts moto server (or uses the endpoint in ``AWS_ENDPOINT_URL``, e.g. LocalStack), creates
-the stream, buckets and delivery stream, runs the job on a local Flink mini cluster with
+Starts moto server (or uses the endpoint in ``AWS_ENDPOINT_URL``, e.g. LocalStack), with
+Kinesis from moto, kinesis-mock or kinesalite (``--kinesis``), creates the stream, buckets and
+delivery stream, runs the job on a local Flink mini cluster with
 the dashboard, feeds it taxi trips, and ends with one summary line.
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import running_job
+from deploy.local.kinesalite import kinesalite_server
+from deploy.local.kinesis_mock import kinesis_mock_server
 from deploy.local.model_server import running_model_server
 from deploy.local.producer import TripProducer
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, moto_server
@@ -38,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-port", type=int, default=8081)
     parser.add_argument("--inference", choices=("none", "sagemaker", "apigateway"), default="none")
     parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
+    parser.add_argument(
+        "--kinesis", choices=("moto", "kinesis-mock", "kinesalite"), default="moto", help="which emulator serves Kinesis"
+    )
     args = parser.parse_args(argv)
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -49,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         external = os.environ.get("AWS_ENDPOINT_URL")
         region = os.environ.get("AWS_REGION", "us-east-1")
         aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, RUN_DIR / "moto.log"))
+        if args.kinesis != "moto":
+            aws = aws.with_service_endpoint("kinesis", _start_kinesis(stack, args.kinesis, region))
+            print(f"demo: Kinesis from {args.kinesis} at {aws.endpoint_for('kinesis')}", flush=True)
         groups = load_property_groups(args.properties)
         extra_env: dict[str, str] = {}
         if args.inference != "none":
@@ -90,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.inference != "none":
         required.append("predictions")
     return 0 if all(counts[name] > 0 for name in required) else 1
+
+
+def _start_kinesis(stack: ExitStack, emulator: str, region: str) -> str:
+    """Start the named Kinesis emulator for the rest of the demo; its endpoint."""
+    log = RUN_DIR / f"{emulator}.log"
+    if emulator == "kinesalite":
+        return stack.enter_context(kinesalite_server(region, log_path=log)).endpoint
+    return stack.enter_context(kinesis_mock_server(region, log_path=log)).endpoint
 
 
 def inference_properties(kind: str, mode: str, model_url: str) -> dict[str, str]:

@@ -80,3 +80,10 @@ def test_stops_the_process_it_started(tmp_path: Path) -> None:
         assert Path(f"/proc/{server.pid}").exists()
     with pytest.raises(ProcessLookupError):
         os.kill(server.pid, 0)
+
+
+def test_takes_more_shards_than_its_default_limit_of_ten(kinesalite: Kinesalite) -> None:
+    kinesis = LocalAws(kinesalite.endpoint, "us-east-1").client("kinesis")
+    _, arn = new_stream(kinesis, 11)
+    name = arn.rsplit("/", 1)[1]
+    assert len(kinesis.list_shards(StreamName=name)["Shards"]) == 11
