@@ -41,9 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-port", type=int, default=8081)
     parser.add_argument("--inference", choices=("none", "sagemaker", "apigateway"), default="none")
     parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
-    parser.add_argument(
-        "--kinesis", choices=("moto", "kinesis-mock", "kinesalite"), default="moto", help="which emulator serves Kinesis"
-    )
+    kinesis_emulators = ("moto", "kinesis-mock", "kinesalite")
+    parser.add_argument("--kinesis", choices=kinesis_emulators, default="moto", help="which emulator serves Kinesis")
     args = parser.parse_args(argv)
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,8 @@ import java.util.List;
  * The few Kinesis Data Streams calls the source makes. ListShards and GetShardIterator name the
  * stream by both its ARN and its name (taken from the ARN): Kinesis accepts either or both, and the
  * ARN is what reaches a stream of another account, while emulators such as kinesalite read only the
- * name. GetRecords needs only the shard iterator; it carries the ARN as well, which Kinesis uses to
- * authorize a cross-account read.
+ * name. GetRecords needs only the shard iterator, which names the stream itself; it carries the ARN
+ * as well, as the API reference recommends.
  */
 class KinesisStreamProxy implements AutoCloseable {
 
