@@ -87,7 +87,8 @@ class KinesisStreamProxyTest {
 
     @Test
     void refusesAStreamNameInPlaceOfAnArn() {
-        assertThrows(IllegalArgumentException.class, () -> new KinesisStreamProxy(kinesis, "trips"));
+        assertThrows(
+                IllegalArgumentException.class, () -> new KinesisStreamProxy(kinesis, "trips"));
     }
 
     private static ListShardsResponse page(String nextToken, String... shardIds) {
