@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JAR := build/lib/stream-scoring-connectors.jar
 KINESIS_MOCK := build/kinesis-mock/node_modules/kinesis-local/main.js
+KINESALITE := build/kinesalite/node_modules/kinesalite/index.js
 JAVA_SOURCES := $(shell find connectors/java/src/main -name '*.java' 2>/dev/null)
 # PyFlink starts its Python workers with the `python` found on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -14,11 +15,13 @@ RATE ?= 200
 INFERENCE ?= none
 MODE ?= window
 FORMAT ?= json
+KINESIS ?= moto
 
 .PHONY: help setup jar package demo test reliability bench lint clean
 
 help:
 	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record] [FORMAT=json|parquet]"
+	@echo "          [KINESIS=moto|kinesis-mock|kinesalite]"
 	@echo "make test                                    set up and run the test suite"
 	@echo "make reliability                             failover, fault and bad-input cases; one summary line"
 	@echo "make bench                                   measure the stage and the job; write bench/results.json, BENCHMARKS.md"
@@ -32,7 +35,7 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-setup: $(VENV)/.installed $(JAR) $(KINESIS_MOCK)
+setup: $(VENV)/.installed $(JAR) $(KINESIS_MOCK) $(KINESALITE)
 
 jar: $(JAR)
 
@@ -48,6 +51,15 @@ $(KINESIS_MOCK): deploy/local/kinesis-mock/package.json deploy/local/kinesis-moc
 	cd build/kinesis-mock && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	test -f $@ && touch $@
 
+# kinesalite, the third Kinesis emulator (in memory), exactly as the lock file pins it; its optional
+# LevelDB store is a native build it does not need.
+$(KINESALITE): deploy/local/kinesalite/package.json deploy/local/kinesalite/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node.js) is required for kinesalite" >&2; exit 1; }
+	mkdir -p build/kinesalite
+	cp deploy/local/kinesalite/package.json deploy/local/kinesalite/package-lock.json build/kinesalite/
+	cd build/kinesalite && npm ci --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error
+	test -f $@ && touch $@
+
 # Builds the zip, then checks it offline as the service would start it (deploy validate).
 package: setup
 	$(PY) -m deploy.package
@@ -55,7 +67,7 @@ package: setup
 		--properties deploy/local/demo.properties.json
 
 demo: setup
-	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE) --format $(FORMAT)
+	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE) --format $(FORMAT) --kinesis $(KINESIS)
 
 test: setup
 	$(PY) -m pytest

@@ -1,6 +1,7 @@
 """``make demo``: the whole pipeline on this machine.
 
-Starts moto server (or uses the endpoint in ``AWS_ENDPOINT_URL``, e.g. LocalStack), creates
+Starts moto server (or uses the endpoint in ``AWS_ENDPOINT_URL``, e.g. LocalStack), with
+Kinesis from moto, kinesis-mock or kinesalite (``--kinesis``), creates
 the stream, buckets and delivery stream, runs the job on a local Flink mini cluster with
 the dashboard, feeds it taxi trips, prints a status line every few seconds, and ends (after
 ``--duration`` or on Ctrl-C) with one summary line and a picture of the run, build/demo/report.html.
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import running_job
+from deploy.local.kinesalite import kinesalite_server
+from deploy.local.kinesis_mock import kinesis_mock_server
 from deploy.local.model_server import running_model_server
 from deploy.local.parquet_windows import ParquetSchemaError
 from deploy.local.producer import TripProducer
@@ -60,6 +63,8 @@ def _run(argv: list[str] | None) -> int:
     parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="logs, properties and report.html")
     parser.add_argument("--format", choices=("json", "parquet"), default="json", help="file format of the S3 windows")
+    kinesis_emulators = ("moto", "kinesis-mock", "kinesalite")
+    parser.add_argument("--kinesis", choices=kinesis_emulators, default="moto", help="which emulator serves Kinesis")
     args = parser.parse_args(argv)
 
     run_dir: Path = args.run_dir.resolve()
@@ -72,6 +77,9 @@ def _run(argv: list[str] | None) -> int:
         external = os.environ.get("AWS_ENDPOINT_URL")
         region = os.environ.get("AWS_REGION", "us-east-1")
         aws = LocalAws(external, region) if external else stack.enter_context(moto_server(region, run_dir / "moto.log"))
+        if args.kinesis != "moto":
+            aws = aws.with_service_endpoint("kinesis", _start_kinesis(stack, args.kinesis, region, run_dir))
+            print(f"demo: Kinesis from {args.kinesis} at {aws.endpoint_for('kinesis')}", flush=True)
         groups = load_property_groups(args.properties)
         groups["sink.s3"]["format"] = args.format
         extra_env: dict[str, str] = {}
@@ -85,7 +93,8 @@ def _run(argv: list[str] | None) -> int:
         write_property_groups(properties, groups)
         config = build_config(groups, {"AWS_ENDPOINT_URL": aws.endpoint, **extra_env})
         create_resources(aws, config)
-        print(f"demo: local AWS endpoint {aws.endpoint} (Kinesis, Firehose, S3)", flush=True)
+        services = "Kinesis, Firehose, S3" if args.kinesis == "moto" else "Firehose, S3"
+        print(f"demo: local AWS endpoint {aws.endpoint} ({services})", flush=True)
 
         print("demo: starting the job on a local Flink mini cluster ...", flush=True)
         job = stack.enter_context(running_job(aws, properties, run_dir / "job.log", args.rest_port, env=extra_env))
@@ -157,6 +166,14 @@ def _watch_until_stopped(
             print(status_line(time.monotonic() - started, producer.sent, snapshot.counts), flush=True)
             next_status += STATUS_EVERY_S
         stop.wait(1.0)
+
+
+def _start_kinesis(stack: ExitStack, emulator: str, region: str, run_dir: Path) -> str:
+    """Start the named Kinesis emulator for the rest of the demo; its endpoint."""
+    log = run_dir / f"{emulator}.log"
+    if emulator == "kinesalite":
+        return stack.enter_context(kinesalite_server(region, log_path=log)).endpoint
+    return stack.enter_context(kinesis_mock_server(region, log_path=log)).endpoint
 
 
 def inference_properties(kind: str, mode: str, model_url: str) -> dict[str, str]:

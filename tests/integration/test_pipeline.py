@@ -1,6 +1,6 @@
 """The real job on a local Flink mini cluster against the local stack, with exact expected output.
 
-It runs once with Kinesis on moto and once on kinesis-mock (``tests/integration/conftest.py``).
+It runs once per Kinesis emulator: moto, kinesis-mock and kinesalite (``tests/integration/conftest.py``).
 
 One shard, two keys.  Key ``b`` goes quiet for a window while ``a`` moves the watermark, so
 ``b``'s windows must still close.  The input holds a malformed record, a record missing an

@@ -197,7 +197,9 @@ public final class KinesisStreamSink<T> extends AsyncSinkBase<T, PutRecordsReque
                     new KinesisStreamElementConverter<>(
                             serializationSchema, new PartitionKeys(partitionKeyFields)),
                     settings,
-                    hasName ? streamName : null,
+                    // PutRecords names the stream as well as its ARN: Kinesis takes both, the ARN
+                    // reaches another account's stream, and kinesalite reads only the name.
+                    hasArn ? StreamArn.parse(streamArn).streamName() : streamName,
                     hasArn ? streamArn : null,
                     AwsClientFactory.checkedCopy(kinesisClientProperties, "KinesisStreamSink"));
         }

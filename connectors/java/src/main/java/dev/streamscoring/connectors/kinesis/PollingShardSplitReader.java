@@ -286,8 +286,11 @@ final class PollingShardSplitReader implements SplitReader<Record, KinesisShardS
             }
             return;
         }
+        // A full page is never taken as caught up: kinesalite answers 0 ms behind on every call.
         boolean caughtUp =
-                records.isEmpty() || Long.valueOf(0L).equals(response.millisBehindLatest());
+                records.isEmpty()
+                        || (records.size() < maxRecordsPerPoll
+                                && Long.valueOf(0L).equals(response.millisBehindLatest()));
         schedule(cursor, caughtUp ? emptyRecordsFetchIntervalMs : 0L);
     }
 

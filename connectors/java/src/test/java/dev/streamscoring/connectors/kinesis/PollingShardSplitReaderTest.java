@@ -216,6 +216,39 @@ class PollingShardSplitReaderTest {
     }
 
     @Test
+    void aFullPageIsFollowedAtOnceEvenWhenItClaimsToBeCaughtUp() throws Exception {
+        // kinesalite answers MillisBehindLatest 0 on every page, also when more records wait.
+        PollingShardSplitReader pagesOfTwo =
+                new PollingShardSplitReader(
+                        proxy,
+                        2,
+                        10_000L,
+                        new KinesisReaderMetrics(
+                                registry.rootGroup("pages"), FakeKinesisProxy.ARN),
+                        vanished,
+                        new ShardHolds(),
+                        60_000L,
+                        1L,
+                        4L);
+        proxy.scriptRecords(
+                S0,
+                records(S0, "1", "2").toBuilder().millisBehindLatest(0L).build(),
+                records(S0, "3").toBuilder().millisBehindLatest(0L).build());
+        pagesOfTwo.handleSplitsChanges(
+                new SplitsAddition<>(
+                        List.of(new KinesisShardSplit(S0, StartingPosition.trimHorizon()))));
+
+        pagesOfTwo.fetch();
+        pagesOfTwo.fetch();
+
+        List<Map.Entry<String, Long>> calls = proxy.getRecordsCalls;
+        assertEquals(2, calls.size());
+        long gap = calls.get(1).getValue() - calls.get(0).getValue();
+        // The read-rate spacing (200 ms), not the 10 s wait of a caught-up shard.
+        assertTrue(gap < 5_000L, "gap " + gap);
+    }
+
+    @Test
     void pausedShardsAreNotPolledUntilResumed() throws Exception {
         add(S0, S1);
         KinesisShardSplit s0 = new KinesisShardSplit(S0, StartingPosition.trimHorizon());
