@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from typing import Any
 
 import aiohttp
 from pyflink.common import Row, Time, Types
@@ -124,49 +123,6 @@ class WindowScoringFunction(_ScoringFunction):
 WINDOW_OUTPUT_COLUMNS = ((OK, "BOOLEAN"), (LINE, "STRING"))
 
 
-class RecordScoringFunction(_ScoringFunction):
-    """Scores one parsed record; emits the record's window fields, its prediction and label.
-
-    Output: ``ok``, ``line`` (the dead-letter line when not ok), the key fields, the carried
-    numeric fields (aggregated ones and the label) and the prediction.
-    """
-
-    def __init__(
-        self,
-        config: InferenceConfig,
-        key_fields: tuple[str, ...],
-        value_fields: tuple[str, ...],
-    ) -> None:
-        super().__init__(config)
-        self._key_fields = key_fields
-        self._value_fields = value_fields
-
-    async def async_invoke(self, value: Row) -> list[Row]:
-        try:
-            features = [float(value[name]) for name in self._config.features]
-            prediction = await self._predict(features)
-        except TimeoutError:
-            return self.timeout(value)
-        except InferenceError as error:
-            return [self._failed(value, str(error))]
-        except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
-            return [self._failed(value, f"cannot score: {type(error).__name__}: {error}")]
-        return [self._row(value, True, None, prediction)]
-
-    def timeout(self, value: Row) -> list[Row]:
-        return [self._failed(value, "inference stage timed out")]
-
-    def _failed(self, value: Row, reason: str) -> Row:
-        return self._row(value, False, _dead_letter(value["payload"], reason, value["arrival"]), None)
-
-    def _row(self, value: Row, ok: bool, line: str | None, prediction: float | None) -> Row:
-        fields: list[Any] = [ok, line]
-        fields += [value[name] for name in self._key_fields]
-        fields += [value[name] for name in self._value_fields]
-        fields.append(prediction)
-        return Row(*fields)
-
-
 class BatchScoringFunction(_ScoringFunction):
     """Scores a batch built in Java (``InferenceStreams.BATCH``): one request per element.
 
@@ -232,7 +188,9 @@ BATCH_OUTCOME = Types.ROW_NAMED(
 def record_output_columns(
     config: InferenceConfig, key_fields: tuple[str, ...], value_fields: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:
-    """(name, SQL type) of :class:`RecordScoringFunction`'s output, in order."""
+    """(name, SQL type) of the scored records (``InferenceStreams.records``), in order: ``ok``, ``line`` (the
+    dead-letter line when not ok), the key fields, the carried numeric fields (aggregated ones and the label) and
+    the prediction."""
     columns = [(OK, "BOOLEAN"), (LINE, "STRING")]
     columns += [(name, "STRING") for name in key_fields]
     columns += [(name, "DOUBLE") for name in (*value_fields, config.prediction_field)]
