@@ -1,9 +1,11 @@
-"""Thin Flink adapters around :class:`InferenceStage`: the async functions and their wiring.
+"""Thin Flink adapters around the stage: the async functions and their wiring.
 
-The async function's event loop runs on its own thread and starts after ``open()``, so the
-HTTP session and the stage are created on first use inside ``async_invoke``.  Nothing an
-endpoint does may fail the job: every outcome, including a timeout, becomes a row with
-``ok`` false and a dead-letter line.
+Record mode scores batches built in Java (:class:`BatchScoringFunction`, one request per
+element); window mode scores window by window (:class:`WindowScoringFunction`).  The async
+function's event loop runs on its own thread and starts after ``open()``, so the HTTP session
+and the stage are created on first use inside ``async_invoke``.  Nothing an endpoint does may
+fail the job: every outcome, including a timeout, becomes data (a failure reason per record,
+which becomes a dead-letter line).
 
 The stage's own bound on a record's stay (``operator_timeout_ms``) is kept on the event loop:
 the operator's timeout would start a timer thread for every record, which costs more CPU than
