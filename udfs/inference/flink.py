@@ -1,9 +1,11 @@
-"""Thin Flink adapters around :class:`InferenceStage`: the async functions and their wiring.
+"""Thin Flink adapters around the stage: the async functions and their wiring.
 
-The async function's event loop runs on its own thread and starts after ``open()``, so the
-HTTP session and the stage are created on first use inside ``async_invoke``.  Nothing an
-endpoint does may fail the job: every outcome, including a timeout, becomes a row with
-``ok`` false and a dead-letter line.
+Record mode scores batches built in Java (:class:`BatchScoringFunction`, one request per
+element); window mode scores window by window (:class:`WindowScoringFunction`).  The async
+function's event loop runs on its own thread and starts after ``open()``, so the HTTP session
+and the stage are created on first use inside ``async_invoke``.  Nothing an endpoint does may
+fail the job: every outcome, including a timeout, becomes data (a failure reason per record,
+which becomes a dead-letter line).
 
 The stage's own bound on a record's stay (``operator_timeout_ms``) is kept on the event loop:
 the operator's timeout would start a timer thread for every record, which costs more CPU than
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+import math
 
 import aiohttp
 from pyflink.common import Row, Time, Types
@@ -26,7 +28,14 @@ from config import InferenceConfig
 from udfs import dead_letters
 from udfs.dead_letters import Stage
 from udfs.inference.requests import EndpointRequests, default_credentials
-from udfs.inference.stage import InferenceError, InferenceStage, StageMetrics, aiohttp_transport
+from udfs.inference.stage import (
+    BatchRequests,
+    BatchScorer,
+    InferenceError,
+    InferenceStage,
+    StageMetrics,
+    aiohttp_transport,
+)
 
 OK = "ok"
 LINE = "line"
@@ -35,6 +44,29 @@ LINE = "line"
 def _dead_letter(payload: str, reason: str, arrival_time: str | None = None) -> str:
     """A dead-letter line of the inference stage."""
     return dead_letters.line(payload, Stage.INFERENCE, reason, arrival_time)
+
+
+# Metric group Managed Flink sends to CloudWatch, and the stage's metrics in it.
+METRIC_GROUP = "KinesisAnalytics"
+_COUNTS = (
+    ("inferenceRequests", "requests"),
+    ("instancesScored", "instances"),
+    ("inferenceRetries", "retries"),
+    ("inferenceFailures", "failures"),
+    ("inferenceInFlight", "in_flight"),
+)
+_LATENCIES = (("inferenceLatencyP50Ms", 0.5), ("inferenceLatencyP95Ms", 0.95), ("inferenceLatencyP99Ms", 0.99))
+
+
+def register_metrics(runtime_context: RuntimeContext, metrics: StageMetrics) -> None:
+    """The stage's metrics as gauges read from ``metrics`` when reported (nothing per record)."""
+    group = runtime_context.get_metrics_group().add_group(METRIC_GROUP)
+    for name, attribute in _COUNTS:
+        group.gauge(name, lambda attribute=attribute: int(getattr(metrics, attribute)))
+    # A latency histogram as percentile gauges over the recent requests.
+    for name, fraction in _LATENCIES:
+        group.gauge(name, lambda f=fraction: round(metrics.latency_percentile_ms(f)))
+    group.gauge("inferenceBatchSize", lambda: round(metrics.mean_batch_size()))
 
 
 class _ScoringFunction(AsyncFunction):
@@ -46,22 +78,20 @@ class _ScoringFunction(AsyncFunction):
         self._metrics: StageMetrics | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        group = runtime_context.get_metrics_group().add_group("inference")
-        metrics = StageMetrics()
-        for name in ("requests", "instances", "retries", "failures", "dead_lettered", "in_flight"):
-            group.gauge(name, lambda name=name: int(getattr(metrics, name)))
-        # A latency histogram as percentile gauges over the recent requests.
-        for label, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
-            group.gauge(f"request_latency_ms_{label}", lambda f=fraction: round(metrics.latency_percentile_ms(f)))
-        self._metrics = metrics
+        self._metrics = StageMetrics()
+        register_metrics(runtime_context, self._metrics)
+
+    def _session(self) -> aiohttp.ClientSession:
+        # capacity = requests in flight, each of up to batch.size records.
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.batching.capacity))
+
+    def _endpoint_requests(self) -> EndpointRequests:
+        return EndpointRequests(self._config.endpoint, self._config.codec.content_type, default_credentials())
 
     def _stage_on_this_loop(self) -> InferenceStage:
         if self._stage is None:
-            # capacity = requests in flight, each of up to batch.size records.
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.batching.capacity))
-            config = self._config
-            requests = EndpointRequests(config.endpoint, config.codec.content_type, default_credentials())
-            self._stage = InferenceStage(self._config, requests, aiohttp_transport(session), self._metrics)
+            transport = aiohttp_transport(self._session())
+            self._stage = InferenceStage(self._config, self._endpoint_requests(), transport, self._metrics)
         return self._stage
 
     async def _predict(self, features: list[float]) -> float:
@@ -95,53 +125,74 @@ class WindowScoringFunction(_ScoringFunction):
 WINDOW_OUTPUT_COLUMNS = ((OK, "BOOLEAN"), (LINE, "STRING"))
 
 
-class RecordScoringFunction(_ScoringFunction):
-    """Scores one parsed record; emits the record's window fields, its prediction and label.
+class BatchScoringFunction(_ScoringFunction):
+    """Scores a batch built in Java (``InferenceStreams.BATCH``): one request per element.
 
-    Output: ``ok``, ``line`` (the dead-letter line when not ok), the key fields, the carried
-    numeric fields (aggregated ones and the label) and the prediction.
+    In: ``Row(body: bytes, count: int, records: bytes)``.  Out (``BATCH_OUTCOME``):
+    ``Row(records, predictions, failures, reasons)``: the records as they came, one prediction
+    per record (NaN where it failed), each record's index into ``reasons`` (-1 when scored;
+    an empty list when every record was scored) and the distinct failure reasons.
     """
 
-    def __init__(
-        self,
-        config: InferenceConfig,
-        key_fields: tuple[str, ...],
-        value_fields: tuple[str, ...],
-    ) -> None:
+    def __init__(self, config: InferenceConfig) -> None:
         super().__init__(config)
-        self._key_fields = key_fields
-        self._value_fields = value_fields
+        self._scorer: BatchScorer | None = None
+
+    def _scorer_on_this_loop(self) -> BatchScorer:
+        if self._scorer is None:
+            assert self._metrics is not None
+            transport = aiohttp_transport(self._session())
+            requests = BatchRequests(self._config, self._endpoint_requests(), transport, self._metrics)
+            self._scorer = BatchScorer(self._config, requests)
+        return self._scorer
 
     async def async_invoke(self, value: Row) -> list[Row]:
+        body, count, records = value[0], value[1], value[2]
+        metrics = self._metrics
+        assert metrics is not None
+        metrics.in_flight += count
         try:
-            features = [float(value[name]) for name in self._config.features]
-            prediction = await self._predict(features)
+            scoring = self._scorer_on_this_loop().score(body, count)
+            outcome = await asyncio.wait_for(scoring, self._config.operator_timeout_ms / 1000.0)
         except TimeoutError:
             return self.timeout(value)
-        except InferenceError as error:
-            return [self._failed(value, str(error))]
-        except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
-            return [self._failed(value, f"cannot score: {type(error).__name__}: {error}")]
-        return [self._row(value, True, None, prediction)]
+        except Exception as error:  # noqa: BLE001 - a bad batch must not fail the job
+            return [self._all_failed(records, count, f"cannot score: {type(error).__name__}: {error}")]
+        finally:
+            metrics.in_flight -= count
+        if outcome.errors is None:
+            return [Row(records, outcome.predictions, [], [])]
+        metrics.dead_lettered += sum(error is not None for error in outcome.errors)
+        reasons: dict[str, int] = {}
+        failures = [-1 if error is None else reasons.setdefault(str(error), len(reasons)) for error in outcome.errors]
+        return [Row(records, outcome.predictions, failures, list(reasons))]
 
     def timeout(self, value: Row) -> list[Row]:
-        return [self._failed(value, "inference stage timed out")]
+        return [self._all_failed(value[2], value[1], "inference stage timed out")]
 
-    def _failed(self, value: Row, reason: str) -> Row:
-        return self._row(value, False, _dead_letter(value["payload"], reason, value["arrival"]), None)
+    def _all_failed(self, records: bytes, count: int, reason: str) -> Row:
+        if self._metrics is not None:
+            self._metrics.dead_lettered += count
+        return Row(records, [math.nan] * count, [0] * count, [reason])
 
-    def _row(self, value: Row, ok: bool, line: str | None, prediction: float | None) -> Row:
-        fields: list[Any] = [ok, line]
-        fields += [value[name] for name in self._key_fields]
-        fields += [value[name] for name in self._value_fields]
-        fields.append(prediction)
-        return Row(*fields)
+
+BATCH_OUTCOME = Types.ROW_NAMED(
+    ["records", "predictions", "failures", "reasons"],
+    [
+        Types.PRIMITIVE_ARRAY(Types.BYTE()),
+        Types.PRIMITIVE_ARRAY(Types.DOUBLE()),
+        Types.PRIMITIVE_ARRAY(Types.INT()),
+        Types.BASIC_ARRAY(Types.STRING()),
+    ],
+)
 
 
 def record_output_columns(
     config: InferenceConfig, key_fields: tuple[str, ...], value_fields: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:
-    """(name, SQL type) of :class:`RecordScoringFunction`'s output, in order."""
+    """(name, SQL type) of the scored records (``InferenceStreams.records``), in order: ``ok``, ``line`` (the
+    dead-letter line when not ok), the key fields, the carried numeric fields (aggregated ones and the label) and
+    the prediction."""
     columns = [(OK, "BOOLEAN"), (LINE, "STRING")]
     columns += [(name, "STRING") for name in key_fields]
     columns += [(name, "DOUBLE") for name in (*value_fields, config.prediction_field)]
@@ -158,9 +209,27 @@ def row_type(columns: tuple[tuple[str, str], ...]) -> TypeInformation:
 def score(
     stream: DataStream, function: _ScoringFunction, config: InferenceConfig, output: TypeInformation
 ) -> DataStream:
-    """The unordered async stage.
+    """The unordered async stage, one element per instance.
 
     ``capacity`` counts requests in flight, so the operator holds up to capacity x batch.size
     records.  No operator timeout (0): the function bounds each record's stay itself.
     """
-    return AsyncDataStream.unordered_wait(stream, function, Time.milliseconds(0), config.records_in_flight, output)
+    scored = AsyncDataStream.unordered_wait(stream, function, Time.milliseconds(0), config.records_in_flight, output)
+    return scored.name(scoring_name(config)).uid("inference-score")
+
+
+def score_batches(batches: DataStream, config: InferenceConfig) -> DataStream:
+    """The unordered async stage, one element per batch: ``capacity`` batches (requests) in flight."""
+    function = BatchScoringFunction(config)
+    scored = AsyncDataStream.unordered_wait(
+        batches, function, Time.milliseconds(0), config.batching.capacity, BATCH_OUTCOME
+    )
+    return scored.name(scoring_name(config)).uid("inference-score-batches")
+
+
+def scoring_name(config: InferenceConfig) -> str:
+    """The scoring operator's name: which endpoint it calls."""
+    endpoint = config.endpoint
+    if endpoint.type == "sagemaker":
+        return f"Score: SageMaker {endpoint.endpoint_name}"
+    return f"Score: API Gateway {endpoint.url}"
