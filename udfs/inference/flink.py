@@ -26,10 +26,15 @@ from config import InferenceConfig
 from udfs import dead_letters
 from udfs.dead_letters import Stage
 from udfs.inference.requests import EndpointRequests, default_credentials
-from udfs.inference.stage import InferenceError, InferenceStage, StageMetrics, aiohttp_transport
+from udfs.inference.rollout import ShadowMetrics, ShadowScorer
+from udfs.inference.stage import InferenceError, InferenceStage, Scored, StageMetrics, aiohttp_transport
 
 OK = "ok"
 LINE = "line"
+# The model variant that answered, and the shadow model's prediction (see udfs.inference.rollout).
+PREDICTION_VARIANT = "prediction_variant"
+SHADOW_PREDICTION = "shadow_prediction"
+DISAGREEMENT = "disagreement"
 
 
 def _dead_letter(payload: str, reason: str, arrival_time: str | None = None) -> str:
@@ -44,6 +49,7 @@ class _ScoringFunction(AsyncFunction):
         self._config = config
         self._stage: InferenceStage | None = None
         self._metrics: StageMetrics | None = None
+        self._shadow_metrics: ShadowMetrics | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         group = runtime_context.get_metrics_group().add_group("inference")
@@ -54,20 +60,35 @@ class _ScoringFunction(AsyncFunction):
         for label, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
             group.gauge(f"request_latency_ms_{label}", lambda f=fraction: round(metrics.latency_percentile_ms(f)))
         self._metrics = metrics
+        if self._config.shadow is not None:
+            self._shadow_metrics = ShadowMetrics()
+            self._shadow_metrics.register(runtime_context.get_metrics_group().add_group("KinesisAnalytics"))
 
     def _stage_on_this_loop(self) -> InferenceStage:
         if self._stage is None:
             # capacity = requests in flight, each of up to batch.size records.
             session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.batching.capacity))
             config = self._config
-            requests = EndpointRequests(config.endpoint, config.codec.content_type, default_credentials())
-            self._stage = InferenceStage(self._config, requests, aiohttp_transport(session), self._metrics)
+            credentials = default_credentials()
+            requests = EndpointRequests(config.endpoint, config.codec.content_type, credentials)
+            shadow = None
+            if config.shadow is not None:
+                shadow_requests = EndpointRequests(
+                    config.shadow.endpoint, config.shadow.codec.content_type, credentials
+                )
+                # A session of its own: shadow requests never take a connection the primary's are waiting for.
+                limit = config.batching.capacity
+                shadow_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
+                shadow_transport = aiohttp_transport(shadow_session)
+                shadow = ShadowScorer(config.shadow, shadow_requests, shadow_transport, self._shadow_metrics)
+            transport = aiohttp_transport(session)
+            self._stage = InferenceStage(self._config, requests, transport, self._metrics, shadow=shadow)
         return self._stage
 
-    async def _predict(self, features: list[float]) -> float:
+    async def _predict(self, features: list[float]) -> Scored:
         """The prediction; raises TimeoutError past the stage's bound on a record's stay."""
         stage = self._stage_on_this_loop()
-        return await asyncio.wait_for(stage.predict(features), self._config.operator_timeout_ms / 1000.0)
+        return await asyncio.wait_for(stage.predict_scored(features), self._config.operator_timeout_ms / 1000.0)
 
 
 class WindowScoringFunction(_ScoringFunction):
@@ -77,7 +98,9 @@ class WindowScoringFunction(_ScoringFunction):
         window = value.as_dict()
         try:
             features = [float(window[name]) for name in self._config.features]
-            window[self._config.prediction_field] = await self._predict(features)
+            scored = await self._predict(features)
+            window[self._config.prediction_field] = scored.prediction
+            window.update(rollout_fields(self._config, scored))
         except TimeoutError:
             return self.timeout(value)
         except InferenceError as error:
@@ -115,14 +138,14 @@ class RecordScoringFunction(_ScoringFunction):
     async def async_invoke(self, value: Row) -> list[Row]:
         try:
             features = [float(value[name]) for name in self._config.features]
-            prediction = await self._predict(features)
+            scored = await self._predict(features)
         except TimeoutError:
             return self.timeout(value)
         except InferenceError as error:
             return [self._failed(value, str(error))]
         except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
             return [self._failed(value, f"cannot score: {type(error).__name__}: {error}")]
-        return [self._row(value, True, None, prediction)]
+        return [self._row(value, True, None, scored)]
 
     def timeout(self, value: Row) -> list[Row]:
         return [self._failed(value, "inference stage timed out")]
@@ -130,11 +153,15 @@ class RecordScoringFunction(_ScoringFunction):
     def _failed(self, value: Row, reason: str) -> Row:
         return self._row(value, False, _dead_letter(value["payload"], reason, value["arrival"]), None)
 
-    def _row(self, value: Row, ok: bool, line: str | None, prediction: float | None) -> Row:
+    def _row(self, value: Row, ok: bool, line: str | None, scored: Scored | None) -> Row:
         fields: list[Any] = [ok, line]
         fields += [value[name] for name in self._key_fields]
         fields += [value[name] for name in self._value_fields]
-        fields.append(prediction)
+        fields.append(scored.prediction if scored is not None else None)
+        if self._config.endpoint.variant_header is not None:
+            fields.append(scored.variant if scored is not None else None)
+        if self._config.shadow is not None:
+            fields.append(scored.shadow if scored is not None else None)
         return Row(*fields)
 
 
@@ -145,7 +172,22 @@ def record_output_columns(
     columns = [(OK, "BOOLEAN"), (LINE, "STRING")]
     columns += [(name, "STRING") for name in key_fields]
     columns += [(name, "DOUBLE") for name in (*value_fields, config.prediction_field)]
+    if config.endpoint.variant_header is not None:
+        columns.append((PREDICTION_VARIANT, "STRING"))
+    if config.shadow is not None:
+        columns.append((SHADOW_PREDICTION, "DOUBLE"))
     return tuple(columns)
+
+
+def rollout_fields(config: InferenceConfig, scored: Scored) -> dict[str, Any]:
+    """A scored window's variant and, with a shadow, the shadow's prediction and its distance from the primary's."""
+    fields: dict[str, Any] = {}
+    if config.endpoint.variant_header is not None:
+        fields[PREDICTION_VARIANT] = scored.variant
+    if config.shadow is not None:
+        fields[SHADOW_PREDICTION] = scored.shadow
+        fields[DISAGREEMENT] = abs(scored.prediction - scored.shadow) if scored.shadow is not None else None
+    return fields
 
 
 _TYPE_INFO = {"BOOLEAN": Types.BOOLEAN, "STRING": Types.STRING, "DOUBLE": Types.DOUBLE}

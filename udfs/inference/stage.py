@@ -24,6 +24,7 @@ from config import InferenceConfig
 from udfs.inference.codecs import Codec, DecodeError, csv_line
 from udfs.inference.requests import EndpointRequests, HttpRequest
 from udfs.inference.retry import Backoff, Failure, classify_response, connection_failure, timeout_failure
+from udfs.inference.rollout import ShadowCall, ShadowScorer, variant_of
 
 # (status, headers, body) of one HTTP exchange; raises on connection errors and timeouts.
 Response = tuple[int, dict[str, str], bytes]
@@ -70,10 +71,20 @@ class StageMetrics:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One instance's prediction, the variant that made it (if the answer names one) and the shadow's prediction
+    (if the shadow scored the batch and answered in time)."""
+
+    prediction: float
+    variant: str | None = None
+    shadow: float | None = None
+
+
 @dataclass
 class _Pending:
     features: Sequence[float]
-    future: asyncio.Future[float] = field(repr=False)
+    future: asyncio.Future[Scored] = field(repr=False)
 
 
 class InferenceStage:
@@ -84,6 +95,7 @@ class InferenceStage:
         transport: Transport,
         metrics: StageMetrics | None = None,
         rng: random.Random | None = None,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self._config = config
         self._requests = requests
@@ -94,9 +106,15 @@ class InferenceStage:
         self._pending: list[_Pending] = []
         self._flush_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._shadow = shadow
 
     async def predict(self, features: Sequence[float]) -> float:
         """The prediction for one instance; raises :class:`InferenceError` when it cannot be had."""
+        return (await self.predict_scored(features)).prediction
+
+    async def predict_scored(self, features: Sequence[float]) -> Scored:
+        """The prediction for one instance with its variant and the shadow's; raises :class:`InferenceError` when it
+        cannot be had."""
         loop = asyncio.get_running_loop()
         pending = _Pending(features, loop.create_future())
         self.metrics.in_flight += 1
@@ -119,13 +137,15 @@ class InferenceStage:
             self._flush_timer = None
         batch, self._pending = self._pending, []
         if batch:
-            task = asyncio.get_running_loop().create_task(self._score(batch))
+            # The shadow gets the batch at the same time as the primary, and the primary never waits for it.
+            shadow = self._shadow.start([item.features for item in batch]) if self._shadow is not None else None
+            task = asyncio.get_running_loop().create_task(self._score(batch, shadow))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _score(self, batch: list[_Pending]) -> None:
+    async def _score(self, batch: list[_Pending], shadow: ShadowCall | None = None, offset: int = 0) -> None:
         try:
-            predictions = await self._call(batch)
+            predictions, variant = await self._call(batch)
         except InferenceError as error:
             if not error.failure.per_instance or len(batch) == 1:
                 for item in batch:
@@ -133,7 +153,9 @@ class InferenceStage:
                 return
             # Rejected for its content: find the instance the endpoint refuses by halving the batch.
             middle = len(batch) // 2
-            await asyncio.gather(self._score(batch[:middle]), self._score(batch[middle:]))
+            await asyncio.gather(
+                self._score(batch[:middle], shadow, offset), self._score(batch[middle:], shadow, offset + middle)
+            )
             return
         except Exception as error:  # noqa: BLE001 - never leave a record without an outcome
             self.metrics.failures += 1
@@ -141,10 +163,12 @@ class InferenceStage:
             for item in batch:
                 _settle(item, error=InferenceError(failure, 1))
             return
-        for item, prediction in zip(batch, predictions, strict=True):
-            _settle(item, value=prediction)
+        shadow_predictions = shadow.predictions_now() if shadow is not None else None
+        for index, (item, prediction) in enumerate(zip(batch, predictions, strict=True)):
+            shadow_prediction = shadow_predictions[offset + index] if shadow_predictions is not None else None
+            _settle(item, value=Scored(prediction, variant, shadow_prediction))
 
-    async def _call(self, batch: list[_Pending]) -> list[float]:
+    async def _call(self, batch: list[_Pending]) -> tuple[list[float], str | None]:
         request = self._request([item.features for item in batch])
         timeout_s = self._config.retry.timeout_ms / 1000.0
         failure = Failure("not attempted", True)
@@ -169,7 +193,7 @@ class InferenceStage:
                         failure = Failure(f"undecodable response: {error}", False, status, per_instance=True)
                     else:
                         self.metrics.instances += len(batch)
-                        return predictions
+                        return predictions, variant_of(headers, self._config.endpoint.variant_header)
                 else:
                     failure = response_failure
             self.metrics.failures += 1
@@ -186,13 +210,13 @@ class InferenceStage:
         return self._requests.post(self._codec.encode(instances))
 
 
-def _settle(item: _Pending, *, value: float | None = None, error: InferenceError | None = None) -> None:
+def _settle(item: _Pending, *, value: Scored | None = None, error: InferenceError | None = None) -> None:
     if item.future.done():
         return
     if error is not None:
         item.future.set_exception(error)
     else:
-        item.future.set_result(value if value is not None else float("nan"))
+        item.future.set_result(value if value is not None else Scored(float("nan")))
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
