@@ -1,0 +1,266 @@
+"""A model rollout in the stage: the variant that answered, the shadow sent with the primary and never waited for,
+sampling by the batch's first record, and the window comparisons."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import json
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from config import InferenceConfig, ShadowConfig
+from udfs.inference.requests import EndpointRequests, HttpRequest
+from udfs.inference.rollout import (
+    ShadowMetrics,
+    ShadowScorer,
+    bias,
+    disagreement,
+    first_record_key,
+    mae,
+    sampled,
+    variant_of,
+)
+from udfs.inference.stage import InferenceStage, Response, Scored, StageMetrics
+
+from .support import inference_config
+
+PRIMARY_URL = "http://primary.test/predict"
+SHADOW_URL = "http://shadow.test/predict"
+ROWS = [[3.2, 840.0], [1.05, 300.0], [11.0, 2700.5]]
+
+
+def primary_model(row: list[float]) -> float:
+    return 2.5 + 2.5 * row[0] + row[1] / 200
+
+
+def shadow_model(row: list[float]) -> float:
+    return 3.0 + 2.9 * row[0]
+
+
+@dataclass
+class Gate:
+    """An endpoint answer the test releases (or never does)."""
+
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
+    answer: Callable[[list[list[float]]], Response] | None = None
+
+
+class ScriptedTransport:
+    """Two endpoints in one transport: each request is recorded when sent and answered when its gate opens."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.gates = {PRIMARY_URL: Gate(), SHADOW_URL: Gate()}
+        self.gates[PRIMARY_URL].answer = _answer(primary_model, "current")
+        self.gates[SHADOW_URL].answer = _answer(shadow_model, "candidate")
+
+    async def __call__(self, request: HttpRequest, timeout_s: float) -> Response:
+        self.sent.append(request.url)
+        gate = self.gates[request.url]
+        await gate.opened.wait()
+        assert gate.answer is not None and request.body is not None
+        return gate.answer(json.loads(request.body)["instances"])
+
+    def open(self, url: str) -> None:
+        self.gates[url].opened.set()
+
+
+def _answer(model: Callable[[list[float]], float], variant: str) -> Callable[[list[list[float]]], Response]:
+    def answer(instances: list[list[float]]) -> Response:
+        body = json.dumps({"predictions": [model(row) for row in instances]}).encode()
+        return 200, {"Content-Type": "application/json", "x-model-variant": variant}, body
+
+    return answer
+
+
+def failing(status: int) -> Callable[[list[list[float]]], Response]:
+    return lambda instances: (status, {"x-amzn-ErrorType": "InternalFailure"}, b'{"message":"down"}')
+
+
+def config(sample_rate: float = 1.0, shadow_timeout_ms: int = 2000) -> InferenceConfig:
+    primary = inference_config(
+        {
+            "type": "apigateway",
+            "url": PRIMARY_URL,
+            "content.type": "application/json",
+            "variant.header": "X-Model-Variant",
+            "batch.size": str(len(ROWS)),
+            "batch.max.delay.ms": "10000",
+            "max.attempts": "1",
+        }
+    )
+    shadow_endpoint = dataclasses.replace(primary.endpoint, url=SHADOW_URL)
+    shadow = ShadowConfig(shadow_endpoint, primary.codec, sample_rate, shadow_timeout_ms)
+    return dataclasses.replace(primary, shadow=shadow)
+
+
+def stage_of(inference: InferenceConfig, transport: ScriptedTransport) -> tuple[InferenceStage, ShadowMetrics]:
+    def no_credentials() -> object:
+        raise AssertionError("no signing without iam")
+
+    assert inference.shadow is not None
+    requests = EndpointRequests(inference.endpoint, inference.codec.content_type, no_credentials)
+    shadow_requests = EndpointRequests(inference.shadow.endpoint, "application/json", no_credentials)
+    metrics = ShadowMetrics()
+    shadow = ShadowScorer(inference.shadow, shadow_requests, transport, metrics)
+    return InferenceStage(inference, requests, transport, StageMetrics(), shadow=shadow), metrics
+
+
+async def until(condition: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.001)
+
+    try:
+        await asyncio.wait_for(poll(), timeout_s)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+def on_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on a fresh event loop, with a deadline."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(asyncio.wait_for(test(*args, **kwargs), 10))
+
+    return run
+
+
+def scored_all(stage: InferenceStage) -> asyncio.Future[list[Scored]]:
+    return asyncio.ensure_future(asyncio.gather(*(stage.predict_scored(row) for row in ROWS)))
+
+
+# -- the stage --------------------------------------------------------------------------------------------------------
+
+
+@on_loop
+async def test_the_stage_sends_primary_and_shadow_at_once_and_carries_both_answers() -> None:
+    transport = ScriptedTransport()
+    stage, metrics = stage_of(config(), transport)
+    results = scored_all(stage)
+    # Neither endpoint has answered, yet both have the batch.
+    await until(lambda: len(transport.sent) == 2, "both requests sent")
+    assert sorted(transport.sent) == [PRIMARY_URL, SHADOW_URL]
+    transport.open(SHADOW_URL)
+    await until(lambda: metrics.requests == 1 and len(metrics._latencies_ms) == 1, "the shadow's answer")
+    transport.open(PRIMARY_URL)
+    assert await asyncio.wait_for(results, 5) == [
+        Scored(primary_model(row), "current", shadow_model(row)) for row in ROWS
+    ]
+    assert (metrics.requests, metrics.failures, metrics.misses) == (1, 0, 0)
+
+
+@on_loop
+async def test_a_slow_shadow_does_not_delay_the_primary_and_is_counted_as_missed() -> None:
+    transport = ScriptedTransport()
+    stage, metrics = stage_of(config(), transport)
+    results = scored_all(stage)
+    transport.open(PRIMARY_URL)
+    # The shadow's gate stays shut: the primary's answer must come without it.
+    assert await asyncio.wait_for(results, 5) == [Scored(primary_model(row), "current", None) for row in ROWS]
+    assert (metrics.requests, metrics.misses) == (1, 1)
+    transport.open(SHADOW_URL)
+    await until(lambda: len(metrics._latencies_ms) == 1, "the late shadow answer measured")
+    assert (metrics.requests, metrics.failures, metrics.misses) == (1, 0, 1)
+
+
+@pytest.mark.parametrize("outcome", ["error", "connection", "timeout", "undecodable"])
+@on_loop
+async def test_shadow_failures_never_dead_letter_a_record(outcome: str) -> None:
+    transport = ScriptedTransport()
+    stage, metrics = stage_of(config(shadow_timeout_ms=50), transport)
+    gate = transport.gates[SHADOW_URL]
+    if outcome == "error":
+        gate.answer = failing(500)
+    elif outcome == "undecodable":
+        gate.answer = lambda instances: (200, {}, b'{"predictions": [1.0]}')
+    elif outcome == "connection":
+
+        def refuse(instances: list[list[float]]) -> Response:
+            raise ConnectionError("connection refused")
+
+        gate.answer = refuse
+    if outcome != "timeout":
+        transport.open(SHADOW_URL)
+        await_shadow = until(lambda: metrics.failures == 1, "the shadow's failure")
+    else:
+        await_shadow = until(lambda: metrics.misses == 1, "the shadow's timeout")
+    results = scored_all(stage)
+    await await_shadow
+    transport.open(PRIMARY_URL)
+    assert await asyncio.wait_for(results, 5) == [Scored(primary_model(row), "current", None) for row in ROWS]
+    assert stage.metrics.dead_lettered == 0
+    expected = (1, 0, 1) if outcome == "timeout" else (1, 1, 0)
+    assert (metrics.requests, metrics.failures, metrics.misses) == expected
+
+
+@on_loop
+async def test_an_unsampled_batch_goes_to_the_primary_only() -> None:
+    transport = ScriptedTransport()
+    stage, metrics = stage_of(config(sample_rate=0.0), transport)
+    transport.open(PRIMARY_URL)
+    assert await asyncio.wait_for(scored_all(stage), 5) == [Scored(primary_model(row), "current", None) for row in ROWS]
+    assert transport.sent == [PRIMARY_URL]
+    assert (metrics.requests, metrics.misses) == (0, 0)
+
+
+@on_loop
+async def test_a_primary_without_a_variant_header_names_no_variant() -> None:
+    transport = ScriptedTransport()
+    inference = config()
+    inference = dataclasses.replace(inference, endpoint=dataclasses.replace(inference.endpoint, variant_header=None))
+    stage, _ = stage_of(inference, transport)
+    transport.open(PRIMARY_URL)
+    transport.open(SHADOW_URL)
+    results = await asyncio.wait_for(scored_all(stage), 5)
+    assert [result.variant for result in results] == [None, None, None]
+
+
+# -- sampling and the comparisons -------------------------------------------------------------------------------------
+
+
+def test_sampling_is_stable_and_takes_its_share() -> None:
+    keys = [first_record_key([[float(i), float(i) * 3.5]]) for i in range(10_000)]
+    chosen = [sampled(key, 0.25) for key in keys]
+    assert chosen == [sampled(key, 0.25) for key in keys]
+    assert 2300 < sum(chosen) < 2700
+    # A larger rate keeps every batch a smaller one took.
+    assert all(sampled(key, 0.5) for key, taken in zip(keys, chosen, strict=True) if taken)
+    assert all(sampled(key, 1.0) for key in keys) and not any(sampled(key, 0.0) for key in keys)
+    assert first_record_key([[3.2, 840.0], [1.0, 2.0]]) == b"3.2,840.0"
+
+
+def test_sampling_is_the_same_in_every_process() -> None:
+    # Fixed values: a hash that changed between processes (Python's hash of bytes does) would fail here.
+    assert [sampled(f"{i},1.0".encode(), 0.5) for i in range(8)] == [
+        sampled(f"{i},1.0".encode(), 0.5) for i in range(8)
+    ]
+    assert [sampled(f"{i},1.0".encode(), 0.5) for i in range(8)] == EXPECTED_HALF
+
+
+EXPECTED_HALF = [False, False, False, False, True, False, True, True]
+
+
+def test_the_variant_header_is_read_in_any_case() -> None:
+    headers = {"X-Amzn-Invoked-Production-Variant": "candidate", "Content-Type": "application/json"}
+    assert variant_of(headers, "x-amzn-invoked-production-variant") == "candidate"
+    assert variant_of(headers, "X-Model-Variant") is None
+    assert variant_of({"X-Model-Variant": " "}, "X-Model-Variant") is None
+    assert variant_of(headers, None) is None
+
+
+def test_window_comparisons() -> None:
+    primary = [10.0, 12.0, 7.0, 3.0]
+    shadow = [11.0, None, 6.0, 3.5]
+    labels = [10.5, 12.5, 8.0, 2.0]
+    assert disagreement(primary, shadow) == pytest.approx((1.0 + 1.0 + 0.5) / 3)
+    assert mae(shadow, labels) == pytest.approx((0.5 + 2.0 + 1.5) / 3)
+    assert bias(shadow, labels) == pytest.approx((0.5 - 2.0 + 1.5) / 3)
+    assert mae(primary, labels) == pytest.approx((0.5 + 0.5 + 1.0 + 1.0) / 4)
+    assert disagreement([1.0], [None]) is None and mae([], []) is None and bias([None], [1.0]) is None
