@@ -13,7 +13,7 @@ Each step takes and returns Table objects or named results, never catalog names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyflink.datastream import DataStream
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
@@ -23,6 +23,8 @@ from connectors.jvm import string_stream
 from udfs.inference.flink import (
     LINE,
     OK,
+    PREDICTION_VARIANT,
+    SHADOW_PREDICTION,
     WINDOW_OUTPUT_COLUMNS,
     RecordScoringFunction,
     WindowScoringFunction,
@@ -142,7 +144,9 @@ def scored_record_window_lines(
     """Score each valid record, then window the scored records.
 
     The window records also aggregate the prediction and, with a label, carry ``mae`` and
-    ``bias``; the dead letters are those of the inference stage.
+    ``bias``; the dead letters are those of the inference stage.  When the endpoint names the
+    variant that answered, there is a window record per key and variant (``prediction_variant``);
+    with a shadow, each also compares the shadow's predictions (see :func:`rollout_aggregates`).
     """
     numbers = record_numeric_fields(window, inference)
     columns = ["payload", f"DATE_FORMAT({ARRIVAL_COLUMN}, {ISO_MILLIS}) AS arrival", ROWTIME_COLUMN]
@@ -162,11 +166,30 @@ def scored_record_window_lines(
     if inference.label_field:
         error = f"{quote(prediction)} - {quote(inference.label_field)}"
         accuracy = (("mae", f"AVG(ABS({error}))"), ("bias", f"AVG({error})"))
-    table = t_env.sql_query(window_aggregate_sql(records, window, str(scored_ok), (prediction,), accuracy))
+    # A window record per key and variant: the variant is one more key.
+    if inference.endpoint.variant_header is not None:
+        records = replace(records, key_fields=(*records.key_fields, PREDICTION_VARIANT))
+    predictions = (prediction, SHADOW_PREDICTION) if inference.shadow is not None else (prediction,)
+    aggregates = accuracy + rollout_aggregates(inference)
+    table = t_env.sql_query(window_aggregate_sql(records, window, str(scored_ok), predictions, aggregates))
     return Windows(
-        lines=json_lines(t_env, table, window_columns(records, window, (prediction,), accuracy)),
+        lines=json_lines(t_env, table, window_columns(records, window, predictions, aggregates)),
         dead_letters=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {scored} WHERE NOT {OK}")),
     )
+
+
+def rollout_aggregates(inference: InferenceConfig) -> tuple[tuple[str, str], ...]:
+    """With a shadow, per window: ``shadow_count`` (records the shadow scored in time), ``disagreement`` (mean
+    absolute difference of primary and shadow) and, with a label, ``shadow_mae`` and ``shadow_bias``; all over the
+    records the shadow scored (NULL when it scored none)."""
+    if inference.shadow is None:
+        return ()
+    prediction, shadow = quote(inference.prediction_field), quote(SHADOW_PREDICTION)
+    aggregates = [("shadow_count", f"COUNT({shadow})"), ("disagreement", f"AVG(ABS({prediction} - {shadow}))")]
+    if inference.label_field:
+        error = f"{shadow} - {quote(inference.label_field)}"
+        aggregates += [("shadow_mae", f"AVG(ABS({error}))"), ("shadow_bias", f"AVG({error})")]
+    return tuple(aggregates)
 
 
 _DATA_TYPES = {"BOOLEAN": DataTypes.BOOLEAN, "STRING": DataTypes.STRING, "DOUBLE": DataTypes.DOUBLE}
