@@ -13,11 +13,12 @@ DURATION ?= 0
 RATE ?= 200
 INFERENCE ?= none
 MODE ?= window
+SHADOW ?= 0
 
 .PHONY: help setup jar package demo test reliability bench lint clean
 
 help:
-	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record]"
+	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record] [SHADOW=0|1]"
 	@echo "make test                                    set up and run the test suite"
 	@echo "make reliability                             failover, fault and bad-input cases; one summary line"
 	@echo "make bench                                   measure the stage and the job; write bench/results.json, BENCHMARKS.md"
@@ -51,7 +52,7 @@ package: setup
 	$(PY) -m deploy.package
 
 demo: setup
-	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE)
+	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE) --shadow $(SHADOW)
 
 test: setup
 	$(PY) -m pytest

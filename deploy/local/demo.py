@@ -16,10 +16,11 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import running_job
-from deploy.local.model_server import running_model_server
+from deploy.local.model_server import DEFAULT_SHADOW_ENDPOINT_NAME, rollout_endpoints, running_model_server
 from deploy.local.producer import TripProducer
 from deploy.local.stack import LocalAws, create_resources, delivery_prefix, moto_server
 from deploy.local.testing import read_lines, read_stream
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-port", type=int, default=8081)
     parser.add_argument("--inference", choices=("none", "sagemaker", "apigateway"), default="none")
     parser.add_argument("--mode", choices=("window", "record"), default="window", help="what inference scores")
+    parser.add_argument(
+        "--shadow", type=int, choices=(0, 1), default=0, help="1: a model rollout, two variants and a shadow endpoint"
+    )
     args = parser.parse_args(argv)
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -53,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         extra_env: dict[str, str] = {}
         if args.inference != "none":
             auth = "iam" if args.inference == "sagemaker" else "none"
-            model = stack.enter_context(running_model_server(auth=auth))
+            endpoints = rollout_endpoints(0.3) if args.shadow else None
+            model = stack.enter_context(running_model_server(auth=auth, endpoints=endpoints))
             groups["inference"] = inference_properties(args.inference, args.mode, model.url)
+            if args.shadow:
+                groups["inference.shadow"] = {"type": "sagemaker", "endpoint.name": DEFAULT_SHADOW_ENDPOINT_NAME}
+                print("demo: variants current (70%) and candidate (30%), the candidate also as shadow", flush=True)
             extra_env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = model.url
             print(f"demo: model endpoint {model.url} ({args.inference}, scoring each {args.mode})", flush=True)
         properties = RUN_DIR / "application_properties.json"
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     required = ["records_in", "windows_out", "s3_objects", "delivery_records"]
     if args.inference != "none":
         required.append("predictions")
+    if args.inference != "none" and args.shadow:
+        required.append("shadow_scored")
     return 0 if all(counts[name] > 0 for name in required) else 1
 
 
@@ -138,6 +148,23 @@ def _count_outputs(aws: LocalAws, config: AppConfig, records_in: int) -> dict[st
             if inference.label_field and counts["predictions"]:
                 weighted = sum(float(w["mae"]) * int(w["count"]) for w in windows)
                 counts["mae"] = round(weighted / int(counts["predictions"]), 4)
+        if inference.shadow is not None:
+            counts.update(_rollout_counts(windows, inference.input))
+    return counts
+
+
+def _rollout_counts(windows: list[dict[str, Any]], mode: str) -> dict[str, int | float]:
+    """How many variants answered, and what the shadow scored: records (windows in window mode) and its mae."""
+    counts: dict[str, int | float] = {"variants": len({w.get("prediction_variant") for w in windows} - {None})}
+    if mode == "window":
+        counts["shadow_scored"] = sum(1 for w in windows if w.get("shadow_prediction") is not None)
+        return counts
+    scored = [w for w in windows if w.get("shadow_count")]
+    counts["shadow_scored"] = sum(int(w["shadow_count"]) for w in scored)
+    labelled = [w for w in scored if w.get("shadow_mae") is not None]
+    weighted = sum(float(w["shadow_mae"]) * int(w["shadow_count"]) for w in labelled)
+    labelled_count = sum(int(w["shadow_count"]) for w in labelled)
+    counts["shadow_mae"] = round(weighted / labelled_count, 4) if labelled_count else float("nan")
     return counts
 
 
