@@ -34,6 +34,9 @@ ENDPOINT, SHADOW = rollout_endpoints(0.3)
 CURRENT, CANDIDATE = ENDPOINT.variants
 FEATURES = ("trip_distance", "duration_seconds")
 FLUSH_S = 100 * WINDOW_S
+# The shadow answers at once and the primary this much later, so that on a busy machine too every shadow answer is in
+# before the primary's and every record carries one.
+PRIMARY_LATENCY_MS = 300
 
 
 def lines(aws: LocalAws, location: Any) -> list[dict[str, Any]]:
@@ -57,7 +60,7 @@ def run_job(
 
     expected_windows = len({(t["k"], (t["t"] - T0) // (WINDOW_S * 1000)) for t in inputs})
     with running_model_server(auth="iam", endpoints=(ENDPOINT, SHADOW), seed=7, keep_scored=True) as model:
-        model.set_faults(endpoint=ENDPOINT.name, latency_ms=50)
+        model.set_faults(endpoint=ENDPOINT.name, latency_ms=PRIMARY_LATENCY_MS)
         if shadow_outage:
             model.set_faults(endpoint=SHADOW.name, outage_until=4_000_000_000)
         env = {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model.url}
