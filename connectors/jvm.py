@@ -9,7 +9,7 @@ The project's own Java classes (the connector jar) are reached here too, by one 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyflink.common import Configuration
@@ -23,7 +23,9 @@ __all__ = [
     "LoopbackWorkerServers",
     "initialize_filesystems",
     "java_configuration",
+    "java_ints",
     "java_properties",
+    "java_stream",
     "java_strings",
     "jvm",
     "project_class",
@@ -64,6 +66,15 @@ def java_strings(values: Sequence[str]) -> Any:
     return array
 
 
+def java_ints(values: Iterable[int]) -> Any:
+    """A Java ``int[]``."""
+    items = list(values)
+    array = get_gateway().new_array(jvm().int, len(items))
+    for index, value in enumerate(items):
+        array[index] = value
+    return array
+
+
 def java_configuration(values: Mapping[str, str]) -> Any:
     """A Java ``org.apache.flink.configuration.Configuration`` holding ``values``."""
     configuration = jvm().org.apache.flink.configuration.Configuration()
@@ -81,6 +92,14 @@ def string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
     """
     j_stream = t_env._j_tenv.toDataStream(table._j_table, _to_java_data_type(DataTypes.STRING()))
     return DataStream(j_stream)
+
+
+def java_stream(stream: DataStream, build: Callable[[Any], Any]) -> DataStream:
+    """``build(java_stream)``: a Java DataStream made from ``stream``'s by the project's Java code.
+
+    Private: ``_j_data_stream``.  PyFlink has no public way to hand a DataStream to Java code.
+    """
+    return DataStream(build(stream._j_data_stream))
 
 
 def initialize_filesystems(configuration: Configuration) -> None:

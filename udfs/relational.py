@@ -19,18 +19,18 @@ from pyflink.datastream import DataStream
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 
 from config import InferenceConfig, RecordsConfig, WindowConfig
-from connectors.jvm import string_stream
+from connectors.jvm import java_ints, java_stream, java_strings, project_class, string_stream
 from udfs.inference.flink import (
     LINE,
     OK,
     PREDICTION_VARIANT,
     SHADOW_PREDICTION,
     WINDOW_OUTPUT_COLUMNS,
-    RecordScoringFunction,
     WindowScoringFunction,
     record_output_columns,
     row_type,
     score,
+    score_batches,
 )
 from udfs.records import (
     ARRIVAL_COLUMN,
@@ -155,9 +155,30 @@ def scored_record_window_lines(
 
     label = (inference.label_field,) if inference.label_field else ()
     value_fields = numeric_fields(window, label)
-    function = RecordScoringFunction(inference, records.key_fields, value_fields)
     output = record_output_columns(inference, records.key_fields, value_fields)
-    outcomes = score(t_env.to_data_stream(selected), function, inference, row_type(output))
+    # Records cross into Python in batches built in Java, and come back out of them in Java.
+    first_number = 3 + len(records.key_fields)
+    layout = project_class("inference.RecordLayout")(
+        0,
+        1,
+        java_ints(range(3, first_number)),
+        java_ints(first_number + numbers.index(name) for name in value_fields),
+        java_ints(first_number + numbers.index(name) for name in inference.features),
+    )
+    streams = project_class("inference.InferenceStreams")
+    batching = inference.batching
+    body_type = "text/csv" if inference.endpoint.method == "GET" else inference.codec.content_type
+    body = project_class("inference.RequestBody")(body_type, inference.codec.json_instances_key)
+    batches = java_stream(
+        t_env.to_data_stream(selected),
+        lambda rows: streams.batches(rows, layout, body, batching.size, batching.max_delay_ms),
+    )
+    names = java_strings([name for name, _ in output])
+    variant, shadow = inference.endpoint.variant_header is not None, inference.shadow is not None
+    outcomes = java_stream(
+        score_batches(batches, inference),
+        lambda scored: streams.scoredRecords(scored, layout, variant, shadow, names),
+    )
 
     scored = t_env.from_data_stream(outcomes, _scored_schema(output))
     scored_ok = t_env.sql_query(f"SELECT * FROM {scored} WHERE {OK}")

@@ -43,6 +43,15 @@ class Codec:
         body = {self.instances_key: [[float(value) for value in features] for features in instances]}
         return json.dumps(body, separators=(",", ":")).encode()
 
+    def halves(self, body: bytes, count: int) -> tuple[bytes, bytes]:
+        """The bodies of the first ``count // 2`` instances of ``body`` and of the others."""
+        middle = count // 2
+        if self.content_type == "text/csv":
+            lines = body.split(b"\n")
+            return b"\n".join(lines[:middle]), b"\n".join(lines[middle:])
+        instances = json.loads(body)[self.instances_key]
+        return self.encode(instances[:middle]), self.encode(instances[middle:])
+
     def decode(self, body: bytes, expected: int) -> list[float]:
         text = body.decode("utf-8", errors="replace").strip()
         if self.content_type == "text/csv" and not text.startswith(("{", "[")):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 import aiohttp
@@ -25,9 +26,18 @@ from pyflink.datastream.functions import AsyncFunction, RuntimeContext
 from config import InferenceConfig
 from udfs import dead_letters
 from udfs.dead_letters import Stage
+from udfs.inference.codecs import Codec
 from udfs.inference.requests import EndpointRequests, default_credentials
-from udfs.inference.rollout import ShadowMetrics, ShadowScorer
-from udfs.inference.stage import InferenceError, InferenceStage, Scored, StageMetrics, aiohttp_transport
+from udfs.inference.rollout import ShadowCall, ShadowMetrics, ShadowScorer
+from udfs.inference.stage import (
+    BatchRequests,
+    BatchScorer,
+    InferenceError,
+    InferenceStage,
+    Scored,
+    StageMetrics,
+    aiohttp_transport,
+)
 
 OK = "ok"
 LINE = "line"
@@ -42,6 +52,29 @@ def _dead_letter(payload: str, reason: str, arrival_time: str | None = None) -> 
     return dead_letters.line(payload, Stage.INFERENCE, reason, arrival_time)
 
 
+# Metric group Managed Flink sends to CloudWatch, and the stage's metrics in it.
+METRIC_GROUP = "KinesisAnalytics"
+_COUNTS = (
+    ("inferenceRequests", "requests"),
+    ("instancesScored", "instances"),
+    ("inferenceRetries", "retries"),
+    ("inferenceFailures", "failures"),
+    ("inferenceInFlight", "in_flight"),
+)
+_LATENCIES = (("inferenceLatencyP50Ms", 0.5), ("inferenceLatencyP95Ms", 0.95), ("inferenceLatencyP99Ms", 0.99))
+
+
+def register_metrics(runtime_context: RuntimeContext, metrics: StageMetrics) -> None:
+    """The stage's metrics as gauges read from ``metrics`` when reported (nothing per record)."""
+    group = runtime_context.get_metrics_group().add_group(METRIC_GROUP)
+    for name, attribute in _COUNTS:
+        group.gauge(name, lambda attribute=attribute: int(getattr(metrics, attribute)))
+    # A latency histogram as percentile gauges over the recent requests.
+    for name, fraction in _LATENCIES:
+        group.gauge(name, lambda f=fraction: round(metrics.latency_percentile_ms(f)))
+    group.gauge("inferenceBatchSize", lambda: round(metrics.mean_batch_size()))
+
+
 class _ScoringFunction(AsyncFunction):
     """Shared plumbing: metrics in ``open``, the stage on first use, outcomes as rows."""
 
@@ -50,38 +83,36 @@ class _ScoringFunction(AsyncFunction):
         self._stage: InferenceStage | None = None
         self._metrics: StageMetrics | None = None
         self._shadow_metrics: ShadowMetrics | None = None
+        self._shadow: ShadowScorer | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        group = runtime_context.get_metrics_group().add_group("inference")
-        metrics = StageMetrics()
-        for name in ("requests", "instances", "retries", "failures", "dead_lettered", "in_flight"):
-            group.gauge(name, lambda name=name: int(getattr(metrics, name)))
-        # A latency histogram as percentile gauges over the recent requests.
-        for label, fraction in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
-            group.gauge(f"request_latency_ms_{label}", lambda f=fraction: round(metrics.latency_percentile_ms(f)))
-        self._metrics = metrics
+        self._metrics = StageMetrics()
+        register_metrics(runtime_context, self._metrics)
         if self._config.shadow is not None:
             self._shadow_metrics = ShadowMetrics()
-            self._shadow_metrics.register(runtime_context.get_metrics_group().add_group("KinesisAnalytics"))
+            self._shadow_metrics.register(runtime_context.get_metrics_group().add_group(METRIC_GROUP))
+
+    def _shadow_on_this_loop(self) -> ShadowScorer | None:
+        shadow = self._config.shadow
+        if shadow is not None and self._shadow is None:
+            requests = EndpointRequests(shadow.endpoint, shadow.codec.content_type, default_credentials())
+            # A session of its own: shadow requests never take a connection the primary's are waiting for.
+            transport = aiohttp_transport(self._session())
+            self._shadow = ShadowScorer(shadow, requests, transport, self._shadow_metrics)
+        return self._shadow
+
+    def _session(self) -> aiohttp.ClientSession:
+        # capacity = requests in flight, each of up to batch.size records.
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.batching.capacity))
+
+    def _endpoint_requests(self) -> EndpointRequests:
+        return EndpointRequests(self._config.endpoint, self._config.codec.content_type, default_credentials())
 
     def _stage_on_this_loop(self) -> InferenceStage:
         if self._stage is None:
-            # capacity = requests in flight, each of up to batch.size records.
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._config.batching.capacity))
-            config = self._config
-            credentials = default_credentials()
-            requests = EndpointRequests(config.endpoint, config.codec.content_type, credentials)
-            shadow = None
-            if config.shadow is not None:
-                shadow_requests = EndpointRequests(
-                    config.shadow.endpoint, config.shadow.codec.content_type, credentials
-                )
-                # A session of its own: shadow requests never take a connection the primary's are waiting for.
-                limit = config.batching.capacity
-                shadow_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
-                shadow_transport = aiohttp_transport(shadow_session)
-                shadow = ShadowScorer(config.shadow, shadow_requests, shadow_transport, self._shadow_metrics)
-            transport = aiohttp_transport(session)
+            transport = aiohttp_transport(self._session())
+            shadow = self._shadow_on_this_loop()
+            requests = self._endpoint_requests()
             self._stage = InferenceStage(self._config, requests, transport, self._metrics, shadow=shadow)
         return self._stage
 
@@ -165,6 +196,93 @@ class RecordScoringFunction(_ScoringFunction):
         return Row(*fields)
 
 
+class BatchScoringFunction(_ScoringFunction):
+    """Scores a batch built in Java (``InferenceStreams.BATCH``): one request per element.
+
+    In: ``Row(body: bytes, count: int, records: bytes)``.  Out (``BATCH_OUTCOME``):
+    ``Row(records, predictions, failures, reasons, variants, shadow)``: the records as they came,
+    one prediction per record (NaN where it failed), each record's index into ``reasons`` (-1
+    when scored; an empty list when every record was scored), the distinct failure reasons, the
+    variant of each record's prediction ("" for none; an empty list when the answers name
+    none) and the shadow's prediction of each record (NaN for none; an empty list when the
+    shadow scored none of them in time).
+    """
+
+    def __init__(self, config: InferenceConfig) -> None:
+        super().__init__(config)
+        self._scorer: BatchScorer | None = None
+        body_type = "text/csv" if config.endpoint.method == "GET" else config.codec.content_type
+        self._body_codec = Codec(body_type, config.codec.json_instances_key)
+
+    def _scorer_on_this_loop(self) -> BatchScorer:
+        if self._scorer is None:
+            assert self._metrics is not None
+            transport = aiohttp_transport(self._session())
+            requests = BatchRequests(self._config, self._endpoint_requests(), transport, self._metrics)
+            self._scorer = BatchScorer(self._config, requests)
+        return self._scorer
+
+    async def async_invoke(self, value: Row) -> list[Row]:
+        body, count, records = value[0], value[1], value[2]
+        metrics = self._metrics
+        assert metrics is not None
+        metrics.in_flight += count
+        # The shadow gets the batch at the same time as the primary, and the primary never waits for it.
+        shadow = self._start_shadow(body, count)
+        try:
+            scoring = self._scorer_on_this_loop().score(body, count)
+            outcome = await asyncio.wait_for(scoring, self._config.operator_timeout_ms / 1000.0)
+        except TimeoutError:
+            return self.timeout(value)
+        except Exception as error:  # noqa: BLE001 - a bad batch must not fail the job
+            return [self._all_failed(records, count, f"cannot score: {type(error).__name__}: {error}")]
+        finally:
+            metrics.in_flight -= count
+        variants = [variant or "" for variant in outcome.variants] if outcome.variants is not None else []
+        shadow_predictions = _shadow_predictions(shadow)
+        if outcome.errors is None:
+            return [Row(records, outcome.predictions, [], [], variants, shadow_predictions)]
+        metrics.dead_lettered += sum(error is not None for error in outcome.errors)
+        reasons: dict[str, int] = {}
+        failures = [-1 if error is None else reasons.setdefault(str(error), len(reasons)) for error in outcome.errors]
+        return [Row(records, outcome.predictions, failures, list(reasons), variants, shadow_predictions)]
+
+    def _start_shadow(self, body: bytes, count: int) -> ShadowCall | None:
+        try:
+            shadow = self._shadow_on_this_loop()
+            return shadow.start_body(body, count, self._body_codec) if shadow is not None else None
+        except Exception:  # noqa: BLE001 - the shadow must never cost the primary its batch
+            if self._shadow_metrics is not None:
+                self._shadow_metrics.failures += 1
+            return None
+
+    def timeout(self, value: Row) -> list[Row]:
+        return [self._all_failed(value[2], value[1], "inference stage timed out")]
+
+    def _all_failed(self, records: bytes, count: int, reason: str) -> Row:
+        if self._metrics is not None:
+            self._metrics.dead_lettered += count
+        return Row(records, [math.nan] * count, [0] * count, [reason], [], [])
+
+
+def _shadow_predictions(shadow: ShadowCall | None) -> list[float]:
+    predictions = shadow.predictions_now() if shadow is not None else None
+    return predictions if predictions is not None else []
+
+
+BATCH_OUTCOME = Types.ROW_NAMED(
+    ["records", "predictions", "failures", "reasons", "variants", "shadow"],
+    [
+        Types.PRIMITIVE_ARRAY(Types.BYTE()),
+        Types.PRIMITIVE_ARRAY(Types.DOUBLE()),
+        Types.PRIMITIVE_ARRAY(Types.INT()),
+        Types.BASIC_ARRAY(Types.STRING()),
+        Types.BASIC_ARRAY(Types.STRING()),
+        Types.PRIMITIVE_ARRAY(Types.DOUBLE()),
+    ],
+)
+
+
 def record_output_columns(
     config: InferenceConfig, key_fields: tuple[str, ...], value_fields: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:
@@ -200,9 +318,27 @@ def row_type(columns: tuple[tuple[str, str], ...]) -> TypeInformation:
 def score(
     stream: DataStream, function: _ScoringFunction, config: InferenceConfig, output: TypeInformation
 ) -> DataStream:
-    """The unordered async stage.
+    """The unordered async stage, one element per instance.
 
     ``capacity`` counts requests in flight, so the operator holds up to capacity x batch.size
     records.  No operator timeout (0): the function bounds each record's stay itself.
     """
-    return AsyncDataStream.unordered_wait(stream, function, Time.milliseconds(0), config.records_in_flight, output)
+    scored = AsyncDataStream.unordered_wait(stream, function, Time.milliseconds(0), config.records_in_flight, output)
+    return scored.name(scoring_name(config)).uid("inference-score")
+
+
+def score_batches(batches: DataStream, config: InferenceConfig) -> DataStream:
+    """The unordered async stage, one element per batch: ``capacity`` batches (requests) in flight."""
+    function = BatchScoringFunction(config)
+    scored = AsyncDataStream.unordered_wait(
+        batches, function, Time.milliseconds(0), config.batching.capacity, BATCH_OUTCOME
+    )
+    return scored.name(scoring_name(config)).uid("inference-score-batches")
+
+
+def scoring_name(config: InferenceConfig) -> str:
+    """The scoring operator's name: which endpoint it calls."""
+    endpoint = config.endpoint
+    if endpoint.type == "sagemaker":
+        return f"Score: SageMaker {endpoint.endpoint_name}"
+    return f"Score: API Gateway {endpoint.url}"

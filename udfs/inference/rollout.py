@@ -2,8 +2,8 @@
 
 The shadow request goes out at the same time as the primary's and is never waited for: when the primary's answer is
 in, the batch takes the shadow's predictions only if they are already there.  A shadow answer that comes later is
-still measured when it arrives (its latency) and counted as missed; one that does not come by the shadow's timeout is
-counted as missed too.  A shadow failure is counted and goes nowhere else: it never dead-letters a record.
+still measured when it arrives (its latency) and then counted as missed; one that does not come by the shadow's
+timeout is counted as missed too.  A shadow failure is counted and goes nowhere else: it never dead-letters a record.
 
 Which batches the shadow scores is decided by a stable hash of the batch's first record, so a replay of the same
 records makes the same choice.  The window comparisons (``disagreement``, ``mae``, ``bias``) are computed in SQL; the
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -62,6 +63,14 @@ def variant_of(headers: dict[str, str], header: str | None) -> str | None:
     """The variant an answer names in ``header``; None without the header or with an empty one."""
     value = header_value(headers, header) if header is not None else None
     return value.strip() or None if value is not None else None
+
+
+def _instances(body: bytes, codec: Codec) -> list[list[float]]:
+    """The instances a request body holds (CSV lines, or the JSON instances list)."""
+    if codec.content_type == "text/csv":
+        return [[float(value) for value in line.split(b",")] for line in body.split(b"\n") if line]
+    document = json.loads(body)
+    return [[float(value) for value in instance] for instance in document[codec.instances_key]]
 
 
 def _pairs(first: Iterable[float | None], second: Iterable[float | None]) -> list[tuple[float, float]]:
@@ -119,31 +128,35 @@ Transport = Callable[[HttpRequest, float], Any]
 
 
 class ShadowCall:
-    """One shadow request in flight for a batch."""
+    """One shadow request in flight for a batch.
+
+    Missed: answered after the primary (the batch's records are gone without it) or not by the shadow's timeout.
+    A failure is a failure, however late.
+    """
 
     def __init__(self, metrics: ShadowMetrics) -> None:
         self._metrics = metrics
         self._predictions: list[float] | None = None
         self._ended = False
-        self._missed = False
+        self._late = False
 
     def predictions_now(self) -> list[float] | None:
-        """The shadow's predictions if they are already in; else None, and the call is counted as missed.  Never
-        waits."""
+        """The shadow's predictions if they are already in, else None.  Never waits."""
         if not self._ended:
-            self.missed()
+            self._late = True
         return self._predictions
 
-    def missed(self) -> None:
-        if not self._missed:
-            self._missed = True
-            self._metrics.misses += 1
-
     def ended(self, predictions: list[float] | None) -> None:
-        # A late answer is measured (by the scorer) but no longer reaches the batch's records.
         self._ended = True
-        if not self._missed:
+        if self._late:
+            if predictions is not None:
+                self._metrics.misses += 1
+        else:
             self._predictions = predictions
+
+    def timed_out(self) -> None:
+        self._ended = True
+        self._metrics.misses += 1
 
 
 class ShadowScorer:
@@ -167,22 +180,49 @@ class ShadowScorer:
         """Send ``instances`` to the shadow now, if the batch is sampled; the caller does not wait for it."""
         if not instances or not sampled(first_record_key(instances), self._config.sample_rate):
             return None
+        return self._send(instances, None)
+
+    def start_body(self, body: bytes, count: int, body_codec: Codec) -> ShadowCall | None:
+        """:meth:`start` for a batch given as the primary's request body (``body_codec``: how it is written).
+
+        A body the shadow takes as it is (same content type and instances key, a POST) is sent as it is; otherwise
+        its instances are read back and written the shadow's way.
+        """
+        csv = body_codec.content_type == "text/csv"
+        if csv and not sampled(body.split(b"\n", 1)[0], self._config.sample_rate):
+            return None
+        try:
+            instances = _instances(body, body_codec)
+        except (ValueError, KeyError, TypeError):
+            self.metrics.failures += 1
+            return None
+        if len(instances) != count or (not csv and not sampled(first_record_key(instances), self._config.sample_rate)):
+            return None
+        same = (
+            self._config.endpoint.method == "POST"
+            and self._codec.content_type == body_codec.content_type
+            and (csv or self._codec.instances_key == body_codec.instances_key)
+        )
+        return self._send(instances, body if same else None)
+
+    def _send(self, instances: Sequence[Sequence[float]], body: bytes | None) -> ShadowCall:
         call = ShadowCall(self.metrics)
-        task = asyncio.get_running_loop().create_task(self._score(instances, call))
+        task = asyncio.get_running_loop().create_task(self._score(instances, call, body))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return call
 
-    async def _score(self, instances: Sequence[Sequence[float]], call: ShadowCall) -> None:
+    async def _score(self, instances: Sequence[Sequence[float]], call: ShadowCall, body: bytes | None) -> None:
         self.metrics.requests += 1
         timeout_s = self._config.timeout_ms / 1000.0
         started = time.perf_counter()
         predictions = None
         try:
-            request = self._request(instances)
+            request = self._requests.post(body) if body is not None else self._request(instances)
             status, headers, body = await asyncio.wait_for(self._transport(request, timeout_s), timeout_s)
         except TimeoutError:
-            call.missed()
+            call.timed_out()
+            return
         except Exception:  # noqa: BLE001 - a shadow failure is counted and never reaches a record
             self.metrics.failures += 1
         else:

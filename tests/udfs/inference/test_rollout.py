@@ -7,13 +7,18 @@ import asyncio
 import dataclasses
 import functools
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pyflink.common import Row
 
 from config import InferenceConfig, ShadowConfig
+from config.app import sagemaker_invocations_url
+from deploy.local.model_server import LinearFareModel, ModelServerHandle, rollout_endpoints, running_model_server
+from deploy.local.stack import LOCAL_CREDENTIALS
+from udfs.inference.flink import BatchScoringFunction
 from udfs.inference.requests import EndpointRequests, HttpRequest
 from udfs.inference.rollout import (
     ShadowMetrics,
@@ -164,7 +169,7 @@ async def test_a_slow_shadow_does_not_delay_the_primary_and_is_counted_as_missed
     transport.open(PRIMARY_URL)
     # The shadow's gate stays shut: the primary's answer must come without it.
     assert await asyncio.wait_for(results, 5) == [Scored(primary_model(row), "current", None) for row in ROWS]
-    assert (metrics.requests, metrics.misses) == (1, 1)
+    assert (metrics.requests, metrics.misses) == (1, 0)
     transport.open(SHADOW_URL)
     await until(lambda: len(metrics._latencies_ms) == 1, "the late shadow answer measured")
     assert (metrics.requests, metrics.failures, metrics.misses) == (1, 0, 1)
@@ -264,3 +269,122 @@ def test_window_comparisons() -> None:
     assert bias(shadow, labels) == pytest.approx((0.5 - 2.0 + 1.5) / 3)
     assert mae(primary, labels) == pytest.approx((0.5 + 0.5 + 1.0 + 1.0) / 4)
     assert disagreement([1.0], [None]) is None and mae([], []) is None and bias([None], [1.0]) is None
+
+
+# -- the batch path (record mode): the Python function between the Java batcher and unbatcher ------------------------
+
+BATCH_BODY = b"3.2,840.0\n1.05,300.0"
+BATCH_ROWS = [[3.2, 840.0], [1.05, 300.0]]
+
+
+class FakeMetricGroup:
+    def __init__(self) -> None:
+        self.gauges: dict[str, Callable[[], int]] = {}
+
+    def add_group(self, name: str) -> FakeMetricGroup:
+        assert name == "KinesisAnalytics"
+        return self
+
+    def gauge(self, name: str, read: Callable[[], int]) -> None:
+        self.gauges[name] = read
+
+
+class FakeRuntimeContext:
+    def __init__(self) -> None:
+        self.group = FakeMetricGroup()
+
+    def get_metrics_group(self) -> FakeMetricGroup:
+        return self.group
+
+
+@pytest.fixture(scope="module")
+def rollout_server() -> Iterator[ModelServerHandle]:
+    with running_model_server(endpoints=rollout_endpoints(0.5), auth="iam") as handle:
+        yield handle
+
+
+@pytest.fixture
+def batch_function(
+    rollout_server: ModelServerHandle, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[BatchScoringFunction, FakeMetricGroup]]:
+    for name, value in LOCAL_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    rollout_server.set_faults(endpoint="fare-model")
+    rollout_server.set_faults(endpoint="fare-model-shadow")
+    primary = inference_config(
+        {"endpoint.name": "fare-model"}, {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": rollout_server.url}
+    )
+    shadow_url = sagemaker_invocations_url("fare-model-shadow", primary.endpoint.region, rollout_server.url)
+    shadow_endpoint = dataclasses.replace(primary.endpoint, url=shadow_url, endpoint_name="fare-model-shadow")
+    shadow = ShadowConfig(shadow_endpoint, primary.codec, 1.0, 2000)
+    function = BatchScoringFunction(dataclasses.replace(primary, shadow=shadow))
+    context = FakeRuntimeContext()
+    function.open(context)
+    yield function, context.group
+
+
+def run_batch(function: BatchScoringFunction) -> tuple[Any, float]:
+    """The function's outcome row for one batch, and how long it took (s)."""
+
+    async def invoke() -> tuple[Any, float]:
+        started = asyncio.get_running_loop().time()
+        (row,) = await function.async_invoke(Row(BATCH_BODY, len(BATCH_ROWS), b"records"))
+        elapsed = asyncio.get_running_loop().time() - started
+        # Let a late shadow answer end before the loop does.
+        await until(lambda: not function._shadow or not function._shadow._tasks, "the shadow request ended")
+        return row, elapsed
+
+    return asyncio.run(invoke())
+
+
+def primary_predictions(variants: list[str]) -> list[float]:
+    current, candidate = rollout_endpoints(0.5)[0].variants
+    models = {current.name: current.model, candidate.name: candidate.model}
+    endpoint = rollout_endpoints(0.5)[0]
+    return [
+        endpoint.predict(next(v for v in endpoint.variants if v.name == name), [row])[0]
+        for name, row in zip(variants, BATCH_ROWS, strict=True)
+        if name in models
+    ]
+
+
+def test_a_batch_carries_its_variant_and_the_shadows_predictions(
+    batch_function: tuple[BatchScoringFunction, FakeMetricGroup], rollout_server: ModelServerHandle
+) -> None:
+    function, group = batch_function
+    rollout_server.set_faults(endpoint="fare-model", latency_ms=300)
+    row, _ = run_batch(function)
+    records, predictions, failures, reasons, variants, shadow = (row[i] for i in range(6))
+    assert (records, failures, reasons) == (b"records", [], [])
+    assert len(set(variants)) == 1 and variants[0] in ("current", "candidate")
+    assert predictions == primary_predictions(variants)
+    assert shadow == LinearFareModel.fit(("trip_distance",)).predict([[3.2], [1.05]])
+    assert {name: group.gauges[name]() for name in ("shadowRequests", "shadowFailures", "shadowMisses")} == {
+        "shadowRequests": 1,
+        "shadowFailures": 0,
+        "shadowMisses": 0,
+    }
+
+
+def test_a_slow_shadow_does_not_hold_the_batch_up(
+    batch_function: tuple[BatchScoringFunction, FakeMetricGroup], rollout_server: ModelServerHandle
+) -> None:
+    function, group = batch_function
+    rollout_server.set_faults(endpoint="fare-model-shadow", latency_ms=1500)
+    row, elapsed = run_batch(function)
+    assert elapsed < 1.0  # the primary's answer, not the shadow's
+    assert (row[2], row[5]) == ([], [])
+    assert row[1] == primary_predictions(row[4])
+    assert (group.gauges["shadowRequests"](), group.gauges["shadowMisses"]()) == (1, 1)
+
+
+def test_a_shadow_outage_never_dead_letters_a_record(
+    batch_function: tuple[BatchScoringFunction, FakeMetricGroup], rollout_server: ModelServerHandle
+) -> None:
+    function, group = batch_function
+    rollout_server.set_faults(endpoint="fare-model-shadow", outage_until=4_000_000_000)
+    row, _ = run_batch(function)
+    assert (row[2], row[3], row[5]) == ([], [], [])
+    assert row[1] == primary_predictions(row[4])
+    assert (group.gauges["shadowFailures"](), group.gauges["shadowMisses"]()) == (1, 0)
+    assert group.gauges["inferenceFailures"]() == 0
