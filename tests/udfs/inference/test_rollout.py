@@ -18,7 +18,7 @@ from config import InferenceConfig, ShadowConfig
 from config.app import sagemaker_invocations_url
 from deploy.local.model_server import LinearFareModel, ModelServerHandle, rollout_endpoints, running_model_server
 from deploy.local.stack import LOCAL_CREDENTIALS
-from udfs.inference.flink import BatchScoringFunction
+from udfs.inference.flink import BatchScoringFunction, rollout_fields
 from udfs.inference.requests import EndpointRequests, HttpRequest
 from udfs.inference.rollout import (
     ShadowMetrics,
@@ -388,3 +388,21 @@ def test_a_shadow_outage_never_dead_letters_a_record(
     assert row[1] == primary_predictions(row[4])
     assert (group.gauges["shadowFailures"](), group.gauges["shadowMisses"]()) == (1, 0)
     assert group.gauges["inferenceFailures"]() == 0
+
+
+def test_a_scored_window_gets_its_variant_the_shadows_prediction_and_their_distance() -> None:
+    inference = config()
+    assert rollout_fields(inference, Scored(10.0, "current", 9.25)) == {
+        "prediction_variant": "current",
+        "shadow_prediction": 9.25,
+        "disagreement": 0.75,
+    }
+    assert rollout_fields(inference, Scored(10.0, None, None)) == {
+        "prediction_variant": None,
+        "shadow_prediction": None,
+        "disagreement": None,
+    }
+    plain = dataclasses.replace(
+        inference, shadow=None, endpoint=dataclasses.replace(inference.endpoint, variant_header=None)
+    )
+    assert rollout_fields(plain, Scored(10.0, "current", 9.25)) == {}
