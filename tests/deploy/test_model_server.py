@@ -116,7 +116,31 @@ def invoke(
     service: str = "sagemaker",
     timeout: float = 10,
 ) -> Reply:
-    url = f"{server.url}/endpoints/{name}/invocations"
+    return invoke_at(
+        server.url,
+        body,
+        content_type,
+        name=name,
+        headers=headers,
+        credentials=credentials,
+        service=service,
+        timeout=timeout,
+    )
+
+
+def invoke_at(
+    base_url: str,
+    body: bytes,
+    content_type: str = "text/csv",
+    *,
+    name: str = "fare-model",
+    headers: dict[str, str] | None = None,
+    credentials: Credentials | None = None,
+    service: str = "sagemaker",
+    timeout: float = 10,
+) -> Reply:
+    """An InvokeEndpoint request to the server at ``base_url``, signed as boto3 signs it."""
+    url = f"{base_url}/endpoints/{name}/invocations"
     all_headers = {"Content-Type": content_type, **(headers or {})}
     url, signed = sign("POST", url, service, body=body, headers=all_headers, credentials=credentials)
     return send(url, "POST", body, signed, timeout)
@@ -745,6 +769,27 @@ def test_the_command_line_serves_until_terminated() -> None:
         reply = send(f"{url}/liveinference?features=3.2,840.0", headers={"x-api-key": "k"})
         assert (reply.status, reply.json()) == (200, {"prediction": MODEL.predict([[3.2, 840.0]])[0]})
         assert send(f"{url}/_faults").json() == Faults(latency_ms=20).to_json()
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stdout, stderr) == (0, f"{url}\n", "")
+
+
+def test_the_command_line_serves_a_rollout_with_a_shadow() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "deploy.local.model_server", "--port", str(port)]
+    command += ["--candidate-weight", "1", "--shadow-endpoint-name", "fares-shadow"]
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: send(f"{url}/_stats").status == 200, 30, "the model server to listen")
+        candidate = CANDIDATE.predict([[3.2]])[0]
+        for name in ("fare-model", "fares-shadow"):
+            reply = invoke_at(url, b"3.2,840.0", name=name)
+            assert (reply.headers[INVOKED_VARIANT_HEADER], reply.json()) == (
+                "candidate",
+                {"predictions": [{"score": candidate}]},
+            )
     finally:
         process.terminate()
         stdout, stderr = process.communicate(timeout=30)
