@@ -34,6 +34,8 @@ LATENCIES_MS = (10, 50, 200)
 BATCH_SIZES = (1, 10, 100)
 CAPACITY = 100
 MODEL_LATENCY_END_TO_END_MS = 10
+# Records per request in record mode: each batch is one element of the Python stage.
+RECORD_MODE_BATCH_SIZE = 100
 
 
 def machine() -> dict[str, Any]:
@@ -61,11 +63,13 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_stage_suite(quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run_stage_suite(
+    quick: bool, latencies: tuple[int, ...] = LATENCIES_MS
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     warmup_s, measure_s = (2.0, 5.0) if quick else (4.0, 12.0)
     runs, baseline = [], {}
     with running_model_server(auth="none") as model:
-        for latency in LATENCIES_MS:
+        for latency in latencies:
             for batch in BATCH_SIZES:
                 runs.append(
                     _attempt(measure_stage, model, StageRun(latency, batch, CAPACITY), RUN_DIR, warmup_s, measure_s)
@@ -80,7 +84,7 @@ def run_stage_suite(quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return runs, baseline
 
 
-def run_end_to_end_suite(quick: bool) -> dict[str, Any]:
+def run_end_to_end_suite(quick: bool, record_mode_only: bool = False) -> dict[str, Any]:
     duration = 30.0 if quick else 70.0
     results: dict[str, Any] = {}
     with ExitStack() as stack:
@@ -92,11 +96,15 @@ def run_end_to_end_suite(quick: bool) -> dict[str, Any]:
         def run(name: str, mode: str, source: str, rate: float, parallelism: int = 1) -> dict[str, Any]:
             nonlocal index
             index += 1
-            spec = EndToEndRun(name, mode, source, rate, duration, parallelism)
+            batch = RECORD_MODE_BATCH_SIZE if mode == "record" else None
+            spec = EndToEndRun(name, mode, source, rate, duration, parallelism, batch)
             outcome = _attempt(measure_end_to_end, aws, model, spec, RUN_DIR, index)
             print(f"bench: {name}: {outcome.get('records_per_s')} records/s", flush=True)
             return outcome
 
+        if record_mode_only:
+            results["record_ceiling"] = run("record_ceiling", "record", "generator", 0)
+            return results
         results["window_ceiling"] = run("window_ceiling", "window", "generator", 0)
         results["window_ceiling_p2"] = run("window_ceiling_p2", "window", "generator", 0, parallelism=2)
         best = max(float(results[name].get("records_per_s") or 0) for name in ("window_ceiling", "window_ceiling_p2"))
@@ -143,6 +151,7 @@ def summarize(
                 "window_mode_sustained_records_per_s": sustained.get("records_per_s", 0),
                 "record_mode_records_per_s": e2e.get("record_ceiling", {}).get("records_per_s", 0),
                 "record_mode_model_latency_ms": MODEL_LATENCY_END_TO_END_MS,
+                "record_mode_batch_size": e2e.get("record_ceiling", {}).get("batch_size", 0),
             },
             "kinesis_emulator": {
                 "window_mode_records_per_s": e2e.get("window_kinesis", {}).get("records_per_s", 0),
@@ -165,18 +174,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs, for trying the harness")
     parser.add_argument(
-        "--only", choices=("stage", "end-to-end"), help="run one part and keep the other's last results"
+        "--only",
+        choices=("stage", "end-to-end", "record-mode"),
+        help="run one part (record-mode: the record-mode run of the job alone) and keep the others' last results",
+    )
+    parser.add_argument(
+        "--latencies", help="stage only at these endpoint latencies (ms, comma-separated); the others' results kept"
     )
     args = parser.parse_args(argv)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.is_file() else {}
 
     info = machine()
-    if args.only == "end-to-end":
-        stage, baseline = previous.get("async", []), previous.get("sync_baseline", {})
-    else:
-        stage, baseline = run_stage_suite(args.quick)
-    e2e = previous.get("end_to_end", {}).get("runs", {}) if args.only == "stage" else run_end_to_end_suite(args.quick)
+    stage, baseline = previous.get("async", []), previous.get("sync_baseline", {})
+    if args.only in (None, "stage"):
+        latencies = tuple(int(v) for v in args.latencies.split(",")) if args.latencies else LATENCIES_MS
+        measured, measured_baseline = run_stage_suite(args.quick, latencies)
+        stage = [run for run in stage if run.get("latency_ms") not in latencies] + measured
+        stage.sort(key=lambda run: (run.get("latency_ms", 0), run.get("batch_size", 0)))
+        baseline = {**baseline, **measured_baseline}
+    e2e = previous.get("end_to_end", {}).get("runs", {})
+    if args.only in (None, "end-to-end", "record-mode"):
+        e2e = {**e2e, **run_end_to_end_suite(args.quick, record_mode_only=args.only == "record-mode")}
     results = summarize(stage, baseline, e2e, info)
     RESULTS_PATH.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     update_benchmarks_md(PROJECT_ROOT / "BENCHMARKS.md", results)

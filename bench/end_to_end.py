@@ -36,6 +36,7 @@ class EndToEndRun:
     rate: float  # records/s offered; 0 = as fast as the job takes them (generator only)
     duration_s: float
     parallelism: int = 1
+    batch_size: int | None = None  # inference.batch.size in record mode; None: the job's default
 
 
 @dataclass
@@ -119,6 +120,8 @@ def measure_end_to_end(
     if run.mode == "record":
         assert model is not None
         groups["inference"] = inference_properties("sagemaker", "record", model.url)
+        if run.batch_size is not None:
+            groups["inference"]["batch.size"] = str(run.batch_size)
         extra_env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = model.url
     properties = run_dir / f"{run.name}.properties.json"
     write_property_groups(properties, groups)
@@ -180,6 +183,7 @@ def measure_end_to_end(
         "source": run.source,
         "parallelism": run.parallelism,
         "offered_records_per_s": run.rate or "unlimited",
+        "batch_size": run.batch_size,
         "records_per_s": round(statistics.median(rates)) if rates else 0,
         "records_per_s_by_window": [round(rate) for rate in rates],
         "whole_windows": len(whole),

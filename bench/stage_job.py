@@ -25,9 +25,10 @@ from pyflink.datastream.functions import MapFunction, RuntimeContext
 from pyflink.table import StreamTableEnvironment
 
 from config import InferenceConfig, build_config
-from connectors.jvm import jvm
+from connectors.jvm import java_ints, java_stream, java_strings, jvm, project_class
+from job.runtime import CONNECTOR_JAR
 from udfs.inference.codecs import Codec
-from udfs.inference.flink import RecordScoringFunction, record_output_columns, row_type, score
+from udfs.inference.flink import record_output_columns, score_batches
 from udfs.inference.requests import EndpointRequests, default_credentials
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,26 @@ class BlockingScoring(MapFunction):
             self._connection.close()
 
 
+def _batch_path(t_env: StreamTableEnvironment, config: InferenceConfig) -> DataStream:
+    """The job's record-mode path: Java batches, one Python element per batch, Java unbatching."""
+    trips = t_env.to_data_stream(
+        t_env.sql_query(
+            "SELECT CAST(id AS STRING) AS payload, '' AS arrival, CAST(id AS STRING) AS id,"
+            " trip_distance, duration_seconds FROM trips"
+        )
+    )
+    layout = project_class("inference.RecordLayout")(0, 1, java_ints([2]), java_ints([]), java_ints([3, 4]))
+    body = project_class("inference.RequestBody")(config.codec.content_type, config.codec.json_instances_key)
+    streams = project_class("inference.InferenceStreams")
+    batching = config.batching
+    batches = java_stream(trips, lambda rows: streams.batches(rows, layout, body, batching.size, batching.max_delay_ms))
+    names = java_strings([name for name, _ in record_output_columns(config, ("id",), ())])
+    variant, shadow = config.endpoint.variant_header is not None, config.shadow is not None
+    return java_stream(
+        score_batches(batches, config), lambda scored: streams.scoredRecords(scored, layout, variant, shadow, names)
+    )
+
+
 def _discard(stream: DataStream) -> None:
     j_sink = jvm().org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
     stream.sink_to(Sink(j_sink)).name("discard")
@@ -113,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.bundle_size is not None:
         flink.set_string("python.fn-execution.bundle.size", str(args.bundle_size))
     env = StreamExecutionEnvironment.get_execution_environment(flink)
+    env.add_jars(CONNECTOR_JAR.resolve().as_uri())
     for package in ("job", "udfs", "bench"):
         env.add_python_file(str(PROJECT_ROOT / package))
     t_env = StreamTableEnvironment.create(env)
@@ -122,14 +144,13 @@ def main(argv: list[str] | None = None) -> None:
         " 'fields.trip_distance.min' = '0.3', 'fields.trip_distance.max' = '12.0',"
         " 'fields.duration_seconds.min' = '60', 'fields.duration_seconds.max' = '3600')"
     )
-    trips = t_env.to_data_stream(
-        t_env.sql_query("SELECT CAST(id AS STRING) AS id, trip_distance, duration_seconds FROM trips")
-    )
     if args.sync:
+        trips = t_env.to_data_stream(
+            t_env.sql_query("SELECT CAST(id AS STRING) AS id, trip_distance, duration_seconds FROM trips")
+        )
         scored = trips.map(BlockingScoring(config), Types.DOUBLE()).name("blocking scoring")
     else:
-        function = RecordScoringFunction(config, ("id",), ())
-        scored = score(trips, function, config, row_type(record_output_columns(config, ("id",), ())))
+        scored = _batch_path(t_env, config)
     _discard(scored)
     env.execute("stage-benchmark-sync" if args.sync else "stage-benchmark")
 

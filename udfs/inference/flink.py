@@ -149,53 +149,6 @@ class WindowScoringFunction(_ScoringFunction):
 WINDOW_OUTPUT_COLUMNS = ((OK, "BOOLEAN"), (LINE, "STRING"))
 
 
-class RecordScoringFunction(_ScoringFunction):
-    """Scores one parsed record; emits the record's window fields, its prediction and label.
-
-    Output: ``ok``, ``line`` (the dead-letter line when not ok), the key fields, the carried
-    numeric fields (aggregated ones and the label) and the prediction.
-    """
-
-    def __init__(
-        self,
-        config: InferenceConfig,
-        key_fields: tuple[str, ...],
-        value_fields: tuple[str, ...],
-    ) -> None:
-        super().__init__(config)
-        self._key_fields = key_fields
-        self._value_fields = value_fields
-
-    async def async_invoke(self, value: Row) -> list[Row]:
-        try:
-            features = [float(value[name]) for name in self._config.features]
-            scored = await self._predict(features)
-        except TimeoutError:
-            return self.timeout(value)
-        except InferenceError as error:
-            return [self._failed(value, str(error))]
-        except Exception as error:  # noqa: BLE001 - a bad record must not fail the job
-            return [self._failed(value, f"cannot score: {type(error).__name__}: {error}")]
-        return [self._row(value, True, None, scored)]
-
-    def timeout(self, value: Row) -> list[Row]:
-        return [self._failed(value, "inference stage timed out")]
-
-    def _failed(self, value: Row, reason: str) -> Row:
-        return self._row(value, False, _dead_letter(value["payload"], reason, value["arrival"]), None)
-
-    def _row(self, value: Row, ok: bool, line: str | None, scored: Scored | None) -> Row:
-        fields: list[Any] = [ok, line]
-        fields += [value[name] for name in self._key_fields]
-        fields += [value[name] for name in self._value_fields]
-        fields.append(scored.prediction if scored is not None else None)
-        if self._config.endpoint.variant_header is not None:
-            fields.append(scored.variant if scored is not None else None)
-        if self._config.shadow is not None:
-            fields.append(scored.shadow if scored is not None else None)
-        return Row(*fields)
-
-
 class BatchScoringFunction(_ScoringFunction):
     """Scores a batch built in Java (``InferenceStreams.BATCH``): one request per element.
 
@@ -289,7 +242,9 @@ BATCH_OUTCOME = Types.ROW_NAMED(
 def record_output_columns(
     config: InferenceConfig, key_fields: tuple[str, ...], value_fields: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:
-    """(name, SQL type) of :class:`RecordScoringFunction`'s output, in order."""
+    """(name, SQL type) of the scored records (``InferenceStreams.records``), in order: ``ok``, ``line`` (the
+    dead-letter line when not ok), the key fields, the carried numeric fields (aggregated ones and the label) and
+    the prediction."""
     columns = [(OK, "BOOLEAN"), (LINE, "STRING")]
     columns += [(name, "STRING") for name in key_fields]
     columns += [(name, "DOUBLE") for name in (*value_fields, config.prediction_field)]

@@ -12,8 +12,8 @@ import java.math.RoundingMode;
  */
 final class PythonFloatText {
 
-    // Any decimal of at most this many significant digits reads back as a distinct double, so a
-    // string of Double.toString this short is the unique shortest one.
+    // Any decimal of at most this many significant digits reads back as a distinct normal double,
+    // so a string of Double.toString this short is the unique shortest one (not so for subnormals).
     private static final int DISTINCT_DIGITS = 15;
 
     private PythonFloatText() {}
@@ -50,7 +50,7 @@ final class PythonFloatText {
             value = -value;
         }
         Decimal decimal = Decimal.of(Double.toString(value));
-        if (decimal.digits.length() > DISTINCT_DIGITS) {
+        if (decimal.digits.length() > DISTINCT_DIGITS || value < Double.MIN_NORMAL) {
             decimal = Decimal.shortest(value);
         }
         decimal.appendPython(out);
@@ -86,21 +86,37 @@ final class PythonFloatText {
             return new Decimal(all.substring(start, end), point);
         }
 
-        /** The fewest digits that read back as value; of those, the closest (as Python chooses). */
+        /**
+         * The fewest digits that read back as value; of those, the closest (as Python chooses). The
+         * candidates are the decimals just below and just above the exact value: next to a power
+         * of two the nearer one can fall outside the values that read back while the other does not.
+         */
         static Decimal shortest(double value) {
             BigDecimal exact = new BigDecimal(value);
-            for (int precision = 1; ; precision++) {
-                BigDecimal rounded = exact.round(new MathContext(precision, RoundingMode.HALF_EVEN));
-                if (precision >= 17 || rounded.doubleValue() == value) {
-                    String unscaled = rounded.unscaledValue().toString();
-                    int point = unscaled.length() - rounded.scale();
-                    int end = unscaled.length();
-                    while (end > 1 && unscaled.charAt(end - 1) == '0') {
-                        end--;
-                    }
-                    return new Decimal(unscaled.substring(0, end), point);
+            for (int precision = 1; precision < 17; precision++) {
+                BigDecimal below = exact.round(new MathContext(precision, RoundingMode.FLOOR));
+                BigDecimal above = exact.round(new MathContext(precision, RoundingMode.CEILING));
+                boolean belowReadsBack = below.doubleValue() == value;
+                boolean aboveReadsBack = above.doubleValue() == value;
+                if (belowReadsBack && aboveReadsBack) {
+                    // The nearer one; a tie goes to the even last digit, as in Python.
+                    return of(exact.round(new MathContext(precision, RoundingMode.HALF_EVEN)));
+                }
+                if (belowReadsBack || aboveReadsBack) {
+                    return of(belowReadsBack ? below : above);
                 }
             }
+            return of(exact.round(new MathContext(17, RoundingMode.HALF_EVEN)));
+        }
+
+        private static Decimal of(BigDecimal rounded) {
+            String unscaled = rounded.unscaledValue().toString();
+            int point = unscaled.length() - rounded.scale();
+            int end = unscaled.length();
+            while (end > 1 && unscaled.charAt(end - 1) == '0') {
+                end--;
+            }
+            return new Decimal(unscaled.substring(0, end), point);
         }
 
         void appendPython(StringBuilder out) {
