@@ -5,6 +5,7 @@ model, 30% to a candidate without the duration feature; the server keeps which v
 window row (per key and variant) can be checked against its own model's error.  The shadow endpoint serves the
 candidate alone and answers before the primary (the primary has latency, the shadow none), so every record carries
 the shadow's prediction.  A shadow outage must leave the primary's output exactly as it would be without a shadow.
+In window mode each window record names its variant and carries the shadow's prediction and their distance.
 """
 
 from __future__ import annotations
@@ -170,3 +171,42 @@ def test_a_shadow_outage_changes_nothing_in_the_primary_output(local_aws: LocalA
 def _offset_s(iso: str) -> int:
     minutes, seconds = iso[len("2026-01-01T00:") : -1].split(":")
     return int(minutes) * 60 + int(seconds)
+
+
+def test_window_scoring_names_the_variant_and_compares_the_shadow(local_aws: LocalAws, tmp_path: Path) -> None:
+    inputs = trips(100, seed=8)
+    name = f"rollout-w-{uuid.uuid4().hex[:10]}"
+    groups = json_record_groups(name, WINDOW_S, "trip_distance,duration_seconds")
+    groups["inference"] = {
+        "input": "window",
+        "type": "sagemaker",
+        "endpoint.name": ENDPOINT.name,
+        "features": "trip_distance_mean,duration_seconds_mean",
+        "batch.size": "1",
+    }
+    groups["inference.shadow"] = {"type": "sagemaker", "endpoint.name": SHADOW.name}
+    config = prepare(local_aws, groups, tmp_path / "props.json")
+    flush = {**inputs[-1], "t": T0 + FLUSH_S * 1000}
+    kinesis = local_aws.client("kinesis")
+    for trip in [*inputs, flush]:
+        kinesis.put_record(StreamName=config.source.stream_name, Data=json.dumps(trip).encode(), PartitionKey="p")
+    expected_windows = len({(t["k"], (t["t"] - T0) // (WINDOW_S * 1000)) for t in inputs})
+
+    with running_model_server(auth="iam", endpoints=(ENDPOINT, SHADOW), seed=7) as model:
+        model.set_faults(endpoint=ENDPOINT.name, latency_ms=PRIMARY_LATENCY_MS)
+        env = {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model.url}
+        with running_job(local_aws, tmp_path / "props.json", tmp_path / "job.log", free_port(), env=env):
+            wait_until(
+                lambda: len(input_windows(local_aws, config.sink_s3.location)) >= expected_windows,
+                180,
+                "every window scored",
+            )
+    windows = input_windows(local_aws, config.sink_s3.location)
+    assert len(windows) == expected_windows
+    assert {w["prediction_variant"] for w in windows} <= {CURRENT.name, CANDIDATE.name}
+    for window in windows:
+        means = [window["trip_distance_mean"], window["duration_seconds_mean"]]
+        variant = CURRENT if window["prediction_variant"] == CURRENT.name else CANDIDATE
+        assert window["prediction"] == pytest.approx(ENDPOINT.predict(variant, [means])[0], rel=1e-12)
+        assert window["shadow_prediction"] == pytest.approx(SHADOW.predict(CANDIDATE, [means])[0], rel=1e-12)
+        assert window["disagreement"] == pytest.approx(abs(window["prediction"] - window["shadow_prediction"]))
