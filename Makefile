@@ -16,12 +16,13 @@ INFERENCE ?= none
 MODE ?= window
 FORMAT ?= json
 KINESIS ?= moto
+SHADOW ?= 0
 
 .PHONY: help setup jar package demo test reliability bench lint clean
 
 help:
 	@echo "make demo [DURATION=s] [RATE=trips/s] [INFERENCE=none|sagemaker|apigateway] [MODE=window|record] [FORMAT=json|parquet]"
-	@echo "          [KINESIS=moto|kinesis-mock|kinesalite]"
+	@echo "          [KINESIS=moto|kinesis-mock|kinesalite] [SHADOW=0|1]"
 	@echo "make test                                    set up and run the test suite"
 	@echo "make reliability                             failover, fault and bad-input cases; one summary line"
 	@echo "make bench                                   measure the stage and the job; write bench/results.json, BENCHMARKS.md"
@@ -67,7 +68,7 @@ package: setup
 		--properties deploy/local/demo.properties.json
 
 demo: setup
-	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE) --format $(FORMAT) --kinesis $(KINESIS)
+	$(PY) -m deploy.local.demo --duration $(DURATION) --rate $(RATE) --inference $(INFERENCE) --mode $(MODE) --format $(FORMAT) --kinesis $(KINESIS) --shadow $(SHADOW)
 
 test: setup
 	$(PY) -m pytest

@@ -99,7 +99,10 @@ def _batch_path(t_env: StreamTableEnvironment, config: InferenceConfig) -> DataS
     batching = config.batching
     batches = java_stream(trips, lambda rows: streams.batches(rows, layout, body, batching.size, batching.max_delay_ms))
     names = java_strings([name for name, _ in record_output_columns(config, ("id",), ())])
-    return java_stream(score_batches(batches, config), lambda scored: streams.records(scored, layout, names))
+    variant, shadow = config.endpoint.variant_header is not None, config.shadow is not None
+    return java_stream(
+        score_batches(batches, config), lambda scored: streams.scoredRecords(scored, layout, variant, shadow, names)
+    )
 
 
 def _discard(stream: DataStream) -> None:

@@ -21,6 +21,7 @@ from config.app import (
     RetryConfig,
     S3Location,
     S3SinkConfig,
+    ShadowConfig,
     WindowConfig,
     build_config,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "RetryConfig",
     "S3Location",
     "S3SinkConfig",
+    "ShadowConfig",
     "WindowConfig",
     "build_config",
     "load_property_groups",

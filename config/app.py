@@ -6,9 +6,10 @@ Every key is validated here, once, and a mistake stops the job at start with a
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Literal, cast
@@ -46,7 +47,10 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 DEFAULT_CLOSE_WHEN_IDLE_MS = 60_000
 
 # Column names the window output writes itself; a key field may not take one of them.
-RESERVED_OUTPUT_NAMES = frozenset({"window_start", "window_end", "window_id", "count"})
+RESERVED_OUTPUT_NAMES = frozenset({"window_start", "window_end", "window_id", "count"}) | frozenset(
+    # Which model variant answered, and the comparison with a shadow model.
+    {"prediction_variant", "shadow_prediction", "shadow_count", "shadow_mae", "shadow_bias", "disagreement"}
+)
 # Per aggregated field, the window output has <field>_<suffix> for each of these.
 WINDOW_AGGREGATE_SUFFIXES = ("sum", "mean", "min", "max")
 
@@ -166,6 +170,8 @@ class EndpointConfig:
     endpoint_name: str | None  # SageMaker only
     target_variant: str | None  # SageMaker only
     custom_attributes: str | None  # SageMaker only
+    # The response header naming the model variant that answered; None: the answers name none.
+    variant_header: str | None = None
 
     @property
     def signing_service(self) -> str:
@@ -198,6 +204,17 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class ShadowConfig:
+    """A second endpoint scoring a share of the same batches (group ``inference.shadow``); its answers are only
+    compared with the primary's, never used in its place."""
+
+    endpoint: EndpointConfig
+    codec: CodecConfig
+    sample_rate: float  # share of batches sent to the shadow, 0 to 1
+    timeout_ms: int  # one attempt, never retried: a shadow answer later than this is counted as missed
+
+
+@dataclass(frozen=True)
 class InferenceConfig:
     """The async inference stage (group ``inference``)."""
 
@@ -209,6 +226,7 @@ class InferenceConfig:
     features: tuple[str, ...]
     prediction_field: str
     label_field: str | None
+    shadow: ShadowConfig | None = None
 
     @cached_property
     def operator_timeout_ms(self) -> int:
@@ -327,6 +345,29 @@ class _Group:
         return S3Location(parsed.netloc, parsed.path.strip("/"))
 
 
+# The keys that say how to call an endpoint, the same for the primary and the shadow.
+_ENDPOINT_KEYS = frozenset(
+    {
+        "type",
+        "endpoint.name",
+        "target.variant",
+        "custom.attributes",
+        "url",
+        "method",
+        "query.parameter",
+        "auth",
+        "api.key",
+        "content.type",
+        "json.instances.key",
+        "json.response.field",
+        "json.score.field",
+        "variant.header",
+    }
+)
+# SageMaker names the production variant that served a request in this response header.
+SAGEMAKER_VARIANT_HEADER = "X-Amzn-Invoked-Production-Variant"
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
 _KNOWN_GROUPS: dict[str, frozenset[str]] = {
     "kinesis.source": frozenset(
         {
@@ -384,8 +425,10 @@ _KNOWN_GROUPS: dict[str, frozenset[str]] = {
             "backoff.initial.ms",
             "backoff.max.ms",
             "capacity",
+            "variant.header",
         }
     ),
+    "inference.shadow": _ENDPOINT_KEYS | {"sample.rate", "timeout.ms"},
 }
 
 
@@ -411,6 +454,8 @@ def build_config(groups: Mapping[str, Mapping[str, str]], environ: Mapping[str, 
     inference = (
         _inference(group("inference"), records, window, source.region, endpoints) if "inference" in groups else None
     )
+    if "inference.shadow" in groups:
+        inference = _with_shadow(group("inference.shadow"), inference, source.region, endpoints)
     return AppConfig(source, records, window, sink_s3, delivery, dead_letter, endpoints, inference)
 
 
@@ -581,6 +626,33 @@ def _inference(
     if prediction in records.key_fields or prediction in window.aggregate_fields:
         raise g.error("prediction.field", f"'{prediction}' is already a record field")
 
+    endpoint, codec = _endpoint_and_codec(g, kind, region, endpoints)
+    batch_size = g.integer("batch.size", 10, 1)
+    if endpoint.method == "GET" and batch_size != 1:
+        raise g.error("batch.size", "must be 1 with method GET (one instance per query)")
+    batching = BatchingConfig(
+        size=batch_size, max_delay_ms=g.integer("batch.max.delay.ms", 20, 0), capacity=g.integer("capacity", 100, 1)
+    )
+    retry = RetryConfig(
+        timeout_ms=g.integer("timeout.ms", 2000, 1),
+        max_attempts=g.integer("max.attempts", 4, 1),
+        backoff_initial_ms=g.integer("backoff.initial.ms", 100, 1),
+        backoff_max_ms=g.integer("backoff.max.ms", 2000, 1),
+    )
+    return InferenceConfig(
+        input=cast(InferenceInput, mode),
+        endpoint=endpoint,
+        codec=codec,
+        batching=batching,
+        retry=retry,
+        features=features,
+        prediction_field=prediction,
+        label_field=label,
+    )
+
+
+def _endpoint_and_codec(g: _Group, kind: str, region: str, endpoints: Endpoints) -> tuple[EndpointConfig, CodecConfig]:
+    """How to call the endpoint of ``g`` (the primary's or the shadow's group) and read its answers."""
     endpoint_name = g.optional("endpoint.name")
     url = g.optional("url")
     if kind == "sagemaker":
@@ -603,9 +675,6 @@ def _inference(
     method = g.choice("method", ("POST", "GET"), "POST")
     if kind == "sagemaker" and method != "POST":
         raise g.error("method", "SageMaker InvokeEndpoint is a POST")
-    batch_size = g.integer("batch.size", 10, 1)
-    if method == "GET" and batch_size != 1:
-        raise g.error("batch.size", "must be 1 with method GET (one instance per query)")
     content_type = g.optional("content.type") or "text/csv"
     if content_type not in ("text/csv", "application/json"):
         raise g.error("content.type", f"must be one of text/csv | application/json, got '{content_type}'")
@@ -622,6 +691,7 @@ def _inference(
         endpoint_name=endpoint_name,
         target_variant=g.optional("target.variant"),
         custom_attributes=g.optional("custom.attributes"),
+        variant_header=_variant_header(g, kind),
     )
     codec = CodecConfig(
         content_type=cast(ContentType, content_type),
@@ -629,25 +699,38 @@ def _inference(
         json_response_field=g.optional("json.response.field") or "predictions",
         json_score_field=g.optional("json.score.field") or "score",
     )
-    batching = BatchingConfig(
-        size=batch_size, max_delay_ms=g.integer("batch.max.delay.ms", 20, 0), capacity=g.integer("capacity", 100, 1)
-    )
-    retry = RetryConfig(
-        timeout_ms=g.integer("timeout.ms", 2000, 1),
-        max_attempts=g.integer("max.attempts", 4, 1),
-        backoff_initial_ms=g.integer("backoff.initial.ms", 100, 1),
-        backoff_max_ms=g.integer("backoff.max.ms", 2000, 1),
-    )
-    return InferenceConfig(
-        input=cast(InferenceInput, mode),
-        endpoint=endpoint,
-        codec=codec,
-        batching=batching,
-        retry=retry,
-        features=features,
-        prediction_field=prediction,
-        label_field=label,
-    )
+    return endpoint, codec
+
+
+def _variant_header(g: _Group, kind: str) -> str | None:
+    """SageMaker's own header; for API Gateway the one ``variant.header`` names (a proxy's choice), else none."""
+    name = g.optional("variant.header")
+    if name is None:
+        return SAGEMAKER_VARIANT_HEADER if kind == "sagemaker" else None
+    if not _HEADER_NAME.match(name):
+        raise g.error("variant.header", f"'{name}' is not an HTTP header name")
+    return name
+
+
+def _with_shadow(
+    g: _Group, inference: InferenceConfig | None, region: str, endpoints: Endpoints
+) -> InferenceConfig | None:
+    """``inference`` with the shadow endpoint of group ``inference.shadow``."""
+    if inference is None:
+        raise g.error("PropertyGroupId", "a shadow needs the inference group, with inference enabled")
+    kind = g.choice("type", ("sagemaker", "apigateway"), "sagemaker")
+    endpoint, codec = _endpoint_and_codec(g, kind, region, endpoints)
+    if endpoint.method == "GET" and inference.batching.size != 1:
+        raise g.error("method", "GET sends one instance per query: it needs batch.size 1 in group inference")
+    raw_rate = g.optional("sample.rate")
+    try:
+        rate = 1.0 if raw_rate is None else float(raw_rate)
+    except ValueError:
+        rate = math.nan
+    if not 0.0 <= rate <= 1.0:
+        raise g.error("sample.rate", f"must be a number from 0 to 1, got '{raw_rate}'")
+    timeout_ms = g.integer("timeout.ms", inference.retry.timeout_ms, 1)
+    return replace(inference, shadow=ShadowConfig(endpoint, codec, rate, timeout_ms))
 
 
 def sagemaker_invocations_url(endpoint_name: str, region: str, base: str | None = None) -> str:

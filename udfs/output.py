@@ -9,13 +9,22 @@ aggregate, prediction and accuracy figure as a double.
 from __future__ import annotations
 
 from config import AppConfig
+from udfs.inference.flink import rollout_field_names
+from udfs.relational import scored_record_windows
 from udfs.windows import window_columns as window_column_names
 
 __all__ = ["GLUE_TYPES", "window_columns"]
 
 GLUE_TYPES = ("string", "timestamp", "bigint", "double")
 
-_FIXED_TYPES = {"window_start": "timestamp", "window_end": "timestamp", "window_id": "string", "count": "bigint"}
+_FIXED_TYPES = {
+    "window_start": "timestamp",
+    "window_end": "timestamp",
+    "window_id": "string",
+    "count": "bigint",
+    "prediction_variant": "string",
+    "shadow_count": "bigint",
+}
 
 
 def window_columns(config: AppConfig) -> list[tuple[str, str]]:
@@ -25,15 +34,14 @@ def window_columns(config: AppConfig) -> list[tuple[str, str]]:
     prediction like the configured fields and, with a label, adds ``mae`` and ``bias``.
     """
     inference = config.inference
+    records = config.records
     extra_fields: tuple[str, ...] = ()
     extra_aggregates: tuple[tuple[str, str], ...] = ()
     if inference is not None and inference.input == "record":
-        extra_fields = (inference.prediction_field,)
-        if inference.label_field:
-            # Only the names matter here; the SQL expressions live with the record-scoring topology.
-            extra_aggregates = (("mae", ""), ("bias", ""))
-    names = list(window_column_names(config.records, config.window, extra_fields, extra_aggregates))
+        records, extra_fields, extra_aggregates = scored_record_windows(records, inference)
+    names = list(window_column_names(records, config.window, extra_fields, extra_aggregates))
     if inference is not None and inference.input == "window":
         names.append(inference.prediction_field)
-    keys = set(config.records.key_fields)
+        names += rollout_field_names(inference)
+    keys = set(records.key_fields)
     return [(name, "string" if name in keys else _FIXED_TYPES.get(name, "double")) for name in names]

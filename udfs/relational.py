@@ -13,7 +13,7 @@ Each step takes and returns Table objects or named results, never catalog names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyflink.datastream import DataStream
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
@@ -23,6 +23,8 @@ from connectors.jvm import java_ints, java_stream, java_strings, project_class, 
 from udfs.inference.flink import (
     LINE,
     OK,
+    PREDICTION_VARIANT,
+    SHADOW_PREDICTION,
     WINDOW_OUTPUT_COLUMNS,
     WindowScoringFunction,
     record_output_columns,
@@ -142,7 +144,9 @@ def scored_record_window_lines(
     """Score each valid record, then window the scored records.
 
     The window records also aggregate the prediction and, with a label, carry ``mae`` and
-    ``bias``; the dead letters are those of the inference stage.
+    ``bias``; the dead letters are those of the inference stage.  When the endpoint names the
+    variant that answered, there is a window record per key and variant (``prediction_variant``);
+    with a shadow, each also compares the shadow's predictions (see :func:`rollout_aggregates`).
     """
     numbers = record_numeric_fields(window, inference)
     columns = ["payload", f"DATE_FORMAT({ARRIVAL_COLUMN}, {ISO_MILLIS}) AS arrival", ROWTIME_COLUMN]
@@ -170,20 +174,55 @@ def scored_record_window_lines(
         lambda rows: streams.batches(rows, layout, body, batching.size, batching.max_delay_ms),
     )
     names = java_strings([name for name, _ in output])
-    outcomes = java_stream(score_batches(batches, inference), lambda scored: streams.records(scored, layout, names))
+    variant, shadow = inference.endpoint.variant_header is not None, inference.shadow is not None
+    outcomes = java_stream(
+        score_batches(batches, inference),
+        lambda scored: streams.scoredRecords(scored, layout, variant, shadow, names),
+    )
 
     scored = t_env.from_data_stream(outcomes, _scored_schema(output))
     scored_ok = t_env.sql_query(f"SELECT * FROM {scored} WHERE {OK}")
+    records, predictions, aggregates = scored_record_windows(records, inference)
+    table = t_env.sql_query(window_aggregate_sql(records, window, str(scored_ok), predictions, aggregates))
+    return Windows(
+        lines=json_lines(t_env, table, window_columns(records, window, predictions, aggregates)),
+        dead_letters=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {scored} WHERE NOT {OK}")),
+    )
+
+
+def scored_record_windows(
+    records: RecordsConfig, inference: InferenceConfig
+) -> tuple[RecordsConfig, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The shape of record mode's windows: the records (their keys), the aggregated fields and the
+    (name, SQL) aggregates after them; the one place the window SQL and the output schema take it from.
+
+    A window record per key and variant when the endpoint names the variant that answered (the
+    variant is one more key); the prediction (and the shadow's) aggregated like the configured
+    fields; ``mae`` and ``bias`` with a label; the shadow's comparisons (:func:`rollout_aggregates`).
+    """
     prediction = inference.prediction_field
     accuracy: tuple[tuple[str, str], ...] = ()
     if inference.label_field:
         error = f"{quote(prediction)} - {quote(inference.label_field)}"
         accuracy = (("mae", f"AVG(ABS({error}))"), ("bias", f"AVG({error})"))
-    table = t_env.sql_query(window_aggregate_sql(records, window, str(scored_ok), (prediction,), accuracy))
-    return Windows(
-        lines=json_lines(t_env, table, window_columns(records, window, (prediction,), accuracy)),
-        dead_letters=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {scored} WHERE NOT {OK}")),
-    )
+    if inference.endpoint.variant_header is not None:
+        records = replace(records, key_fields=(*records.key_fields, PREDICTION_VARIANT))
+    predictions = (prediction, SHADOW_PREDICTION) if inference.shadow is not None else (prediction,)
+    return records, predictions, accuracy + rollout_aggregates(inference)
+
+
+def rollout_aggregates(inference: InferenceConfig) -> tuple[tuple[str, str], ...]:
+    """With a shadow, per window: ``shadow_count`` (records the shadow scored in time), ``disagreement`` (mean
+    absolute difference of primary and shadow) and, with a label, ``shadow_mae`` and ``shadow_bias``; all over the
+    records the shadow scored (NULL when it scored none)."""
+    if inference.shadow is None:
+        return ()
+    prediction, shadow = quote(inference.prediction_field), quote(SHADOW_PREDICTION)
+    aggregates = [("shadow_count", f"COUNT({shadow})"), ("disagreement", f"AVG(ABS({prediction} - {shadow}))")]
+    if inference.label_field:
+        error = f"{shadow} - {quote(inference.label_field)}"
+        aggregates += [("shadow_mae", f"AVG(ABS({error}))"), ("shadow_bias", f"AVG({error})")]
+    return tuple(aggregates)
 
 
 _DATA_TYPES = {"BOOLEAN": DataTypes.BOOLEAN, "STRING": DataTypes.STRING, "DOUBLE": DataTypes.DOUBLE}

@@ -18,12 +18,13 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from config import AppConfig, build_config, load_property_groups, write_property_groups
 from deploy.local.job_process import running_job
 from deploy.local.kinesalite import kinesalite_server
 from deploy.local.kinesis_mock import kinesis_mock_server
-from deploy.local.model_server import running_model_server
+from deploy.local.model_server import DEFAULT_SHADOW_ENDPOINT_NAME, rollout_endpoints, running_model_server
 from deploy.local.parquet_windows import ParquetSchemaError
 from deploy.local.producer import TripProducer
 from deploy.local.report import run_series, score_fields, write_report
@@ -65,6 +66,9 @@ def _run(argv: list[str] | None) -> int:
     parser.add_argument("--format", choices=("json", "parquet"), default="json", help="file format of the S3 windows")
     kinesis_emulators = ("moto", "kinesis-mock", "kinesalite")
     parser.add_argument("--kinesis", choices=kinesis_emulators, default="moto", help="which emulator serves Kinesis")
+    parser.add_argument(
+        "--shadow", type=int, choices=(0, 1), default=0, help="1: a model rollout, two variants and a shadow endpoint"
+    )
     args = parser.parse_args(argv)
 
     run_dir: Path = args.run_dir.resolve()
@@ -85,8 +89,12 @@ def _run(argv: list[str] | None) -> int:
         extra_env: dict[str, str] = {}
         if args.inference != "none":
             auth = "iam" if args.inference == "sagemaker" else "none"
-            model = stack.enter_context(running_model_server(auth=auth))
+            endpoints = rollout_endpoints(0.3) if args.shadow else None
+            model = stack.enter_context(running_model_server(auth=auth, endpoints=endpoints))
             groups["inference"] = inference_properties(args.inference, args.mode, model.url)
+            if args.shadow:
+                groups["inference.shadow"] = {"type": "sagemaker", "endpoint.name": DEFAULT_SHADOW_ENDPOINT_NAME}
+                print("demo: variants current (70%) and candidate (30%), the candidate also as shadow", flush=True)
             extra_env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = model.url
             print(f"demo: model endpoint {model.url} ({args.inference}, scoring each {args.mode})", flush=True)
         properties = run_dir / "application_properties.json"
@@ -115,6 +123,8 @@ def _run(argv: list[str] | None) -> int:
         required.append("predictions")
     if args.format == "parquet":
         required.append("parquet_rows")
+    if args.inference != "none" and args.shadow:
+        required.append("shadow_scored")
     return 0 if all(int(fields[name]) > 0 for name in required) else 1
 
 
@@ -130,6 +140,8 @@ def _summarize(
     if config.sink_s3.format == "parquet":
         # Windows read back from the Parquet objects against the schema the config gives.
         fields["parquet_rows"] = len(final.windows)
+    if config.inference is not None and config.inference.shadow is not None:
+        fields.update(_rollout_counts(final.windows, config.inference.input))
     scores = score_fields(config)
     series = run_series(final.windows, final.dead_letters, config.records.key_fields, scores)
     write_report(report_path, series, title, f"demo: {format_fields(fields)}", scores)
@@ -198,6 +210,21 @@ def _print_where_output_lands(aws: LocalAws, config: AppConfig) -> None:
             uris.append(f"s3://{config.sink_s3.location.bucket}/{delivery_prefix(config).rstrip('/')}")
     print(f"demo: dead letters   -> {config.dead_letter.location.uri}/")
     print("\n".join(output_access_lines(aws.endpoint_for("s3"), aws.region, uris)), flush=True)
+
+
+def _rollout_counts(windows: list[dict[str, Any]], mode: str) -> dict[str, int | float]:
+    """How many variants answered, and what the shadow scored: records (windows in window mode) and its mae."""
+    counts: dict[str, int | float] = {"variants": len({w.get("prediction_variant") for w in windows} - {None})}
+    if mode == "window":
+        counts["shadow_scored"] = sum(1 for w in windows if w.get("shadow_prediction") is not None)
+        return counts
+    scored = [w for w in windows if w.get("shadow_count")]
+    counts["shadow_scored"] = sum(int(w["shadow_count"]) for w in scored)
+    labelled = [w for w in scored if w.get("shadow_mae") is not None]
+    weighted = sum(float(w["shadow_mae"]) * int(w["shadow_count"]) for w in labelled)
+    labelled_count = sum(int(w["shadow_count"]) for w in labelled)
+    counts["shadow_mae"] = round(weighted / labelled_count, 4) if labelled_count else float("nan")
+    return counts
 
 
 if __name__ == "__main__":

@@ -10,10 +10,13 @@ On 127.0.0.1 it serves
   ``x-api-key`` or SigV4 for service ``execute-api``.
 
 The model is a linear regression of ``fare_amount`` fitted at start on generated trips, so a test knows the exact
-answer for any input; being linear, it scores window-mode requests (per-window feature means) as the mean of the
-trips' fares.  Faults (latency, spikes, throttling, errors, outages, poison instances) are injected before the model
-runs and can be changed while it runs (``POST /_faults``); counters are at ``GET /_stats``.  The ``/_`` control routes
-take no auth and are not counted.
+answer for any input.  A SageMaker endpoint may hold several production variants, each a model with a traffic weight,
+as a model rollout does: ``TargetVariant`` pins one, and every answer names its variant in
+``x-Amzn-Invoked-Production-Variant`` (the API Gateway routes name it in ``X-Model-Variant``).  Several endpoint names
+may be served at once, one of them a shadow endpoint, each with its own faults.  Being linear, a model
+scores window-mode requests (per-window feature means) as the mean of the trips' fares.  Faults (latency, spikes,
+throttling, errors, outages, poison instances) are injected before the model runs and can be changed while it runs
+(``POST /_faults``); counters are at ``GET /_stats``.  The ``/_`` control routes take no auth and are not counted.
 
 Errors use the AWS JSON form: a status, the ``x-amzn-ErrorType`` header and a body ``{"message": ...}``.
 
@@ -62,10 +65,17 @@ TARGET = "fare_amount"
 CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
 TARGET_VARIANT_HEADER = "X-Amzn-SageMaker-Target-Variant"
 INVOKED_VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
+# The header the API Gateway routes name their variant in, as a Lambda proxy in front of a rollout may.
+GATEWAY_VARIANT_HEADER = "X-Model-Variant"
 ERROR_TYPE_HEADER = "x-amzn-ErrorType"
 API_KEY_HEADER = "x-api-key"
 # The name SageMaker gives the only variant of an endpoint created without naming one.
 DEFAULT_VARIANT = "AllTraffic"
+# The two models of a local rollout: the current fare model and a candidate that leaves the trip's duration out.
+CURRENT_VARIANT = "current"
+CANDIDATE_VARIANT = "candidate"
+CANDIDATE_FEATURES = ("trip_distance",)
+DEFAULT_SHADOW_ENDPOINT_NAME = "fare-model-shadow"
 
 # The status a request the model cannot score gets (bad features, poison value).
 MODEL_ERROR_STATUS = 400
@@ -135,6 +145,86 @@ def _feature_columns(features: Sequence[str]) -> list[int]:
     return [COLUMNS.index(name) for name in features]
 
 
+@dataclass(frozen=True)
+class Variant:
+    """A production variant: a model and its share of the endpoint's traffic (weights are relative)."""
+
+    name: str
+    model: LinearFareModel
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a variant needs a name")
+        _require_number(f"the weight of variant {self.name}", self.weight, 0.0, math.inf)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A SageMaker endpoint: its name, the features a request carries (in order), and its variants.
+
+    A variant's model may take only some of the request's features (a candidate without one of them); it reads those
+    by name.  An endpoint of one variant answers any ``TargetVariant`` under the name asked for, as the single-model
+    server always did; with several, a target must name one of them.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    variants: tuple[Variant, ...]
+
+    def __post_init__(self) -> None:
+        if not self.variants:
+            raise ValueError(f"endpoint {self.name} needs at least one variant")
+        names = [variant.name for variant in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"endpoint {self.name}: variant names repeat: {', '.join(names)}")
+        if sum(variant.weight for variant in self.variants) <= 0:
+            raise ValueError(f"endpoint {self.name}: the variants' weights add up to zero")
+        for variant in self.variants:
+            missing = [name for name in variant.model.features if name not in self.features]
+            if missing:
+                raise ValueError(f"variant {variant.name} takes {', '.join(missing)}, which requests do not carry")
+
+    @classmethod
+    def single(cls, name: str, model: LinearFareModel) -> Endpoint:
+        return cls(name, model.features, (Variant(DEFAULT_VARIANT, model),))
+
+    def predict(self, variant: Variant, rows: Sequence[Sequence[float]]) -> list[float]:
+        columns = [self.features.index(name) for name in variant.model.features]
+        return variant.model.predict([[row[column] for column in columns] for row in rows])
+
+
+def rollout_endpoints(
+    candidate_weight: float = 0.3,
+    *,
+    shadow: bool = True,
+    name: str = DEFAULT_ENDPOINT_NAME,
+    shadow_name: str = DEFAULT_SHADOW_ENDPOINT_NAME,
+) -> tuple[Endpoint, ...]:
+    """A model rollout: ``name`` serves the current model and the candidate (``candidate_weight`` of its traffic,
+    0 to 1), and with ``shadow`` ``shadow_name`` serves the candidate alone."""
+    _require_number("candidate_weight", candidate_weight, 0.0, 1.0)
+    current = LinearFareModel.fit()
+    candidate = LinearFareModel.fit(CANDIDATE_FEATURES)
+    variants = (
+        Variant(CURRENT_VARIANT, current, 1.0 - candidate_weight),
+        Variant(CANDIDATE_VARIANT, candidate, candidate_weight),
+    )
+    endpoints = [Endpoint(name, current.features, variants)]
+    if shadow:
+        endpoints.append(Endpoint(shadow_name, current.features, (Variant(CANDIDATE_VARIANT, candidate),)))
+    return tuple(endpoints)
+
+
+@dataclass(frozen=True)
+class ScoredInstance:
+    """One instance a SageMaker endpoint scored: which endpoint and variant, and its features."""
+
+    endpoint: str
+    variant: str
+    features: tuple[float, ...]
+
+
 # -- faults and counters ---------------------------------------------------------------------------------------------
 
 
@@ -193,17 +283,29 @@ class ServerStats:
     requests: int = 0
     instances: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+    # Instances scored per "<endpoint>/<variant>" by the SageMaker route.
+    by_variant: dict[str, int] = field(default_factory=dict)
 
     def record(self, status: int) -> None:
         self.requests += 1
         self.by_status[status] = self.by_status.get(status, 0) + 1
 
+    def scored(self, endpoint: str, variant: str, instances: int) -> None:
+        key = f"{endpoint}/{variant}"
+        self.by_variant[key] = self.by_variant.get(key, 0) + instances
+
     def copy(self) -> ServerStats:
-        return ServerStats(self.requests, self.instances, dict(self.by_status))
+        return ServerStats(self.requests, self.instances, dict(self.by_status), dict(self.by_variant))
 
     def to_json(self) -> dict[str, Any]:
         by_status = {str(status): count for status, count in sorted(self.by_status.items())}
-        return {"requests": self.requests, "instances": self.instances, "by_status": by_status}
+        by_variant = dict(sorted(self.by_variant.items()))
+        return {
+            "requests": self.requests,
+            "instances": self.instances,
+            "by_status": by_status,
+            "by_variant": by_variant,
+        }
 
 
 # -- errors ----------------------------------------------------------------------------------------------------------
@@ -479,8 +581,11 @@ def _is_poison(value: object, poison: str) -> bool:
 class ModelServer:
     """The aiohttp application and its site on a loopback port; ``start``/``stop`` run on the serving event loop.
 
-    ``faults`` may be replaced at any time on that loop; ``auth`` guards the API Gateway routes only, the SageMaker
-    route always requires SigV4 for ``sagemaker``.
+    ``faults`` may be replaced at any time on that loop, and ``endpoint_faults`` (by endpoint name) replace them for
+    one SageMaker endpoint; ``auth`` guards the API Gateway routes only, the SageMaker route always requires SigV4 for
+    ``sagemaker``.  ``endpoints`` (several names, several variants) replaces the one endpoint ``model`` and
+    ``endpoint_name`` make; the API Gateway routes serve the first endpoint.  ``keep_scored`` keeps every scored
+    instance (see :meth:`scored`), for tests that must know which variant scored which record.
     """
 
     def __init__(
@@ -489,23 +594,38 @@ class ModelServer:
         *,
         port: int | None = None,
         endpoint_name: str = DEFAULT_ENDPOINT_NAME,
+        endpoints: Sequence[Endpoint] | None = None,
         auth: AuthMode = "none",
         api_key: str | None = None,
         faults: Faults | None = None,
         seed: int = DEFAULT_FAULT_SEED,
         credentials: Credentials | None = None,
+        keep_scored: bool = False,
     ) -> None:
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, got {auth!r}")
         if (auth == "api_key") != bool(api_key):
             raise ValueError("an API key is needed with auth='api_key' and only then")
-        self.model = model if model is not None else LinearFareModel.fit()
-        self.endpoint_name = endpoint_name
+        if endpoints is not None and (model is not None or endpoint_name != DEFAULT_ENDPOINT_NAME):
+            raise ValueError("give either endpoints or a model and endpoint name, not both")
+        if endpoints is None:
+            endpoints = (Endpoint.single(endpoint_name, model if model is not None else LinearFareModel.fit()),)
+        if not endpoints or len({e.name for e in endpoints}) != len(endpoints):
+            raise ValueError("endpoints must be at least one, with distinct names")
+        self.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
+        self._gateway_endpoint = endpoints[0]
+        self.model = self._gateway_endpoint.variants[0].model
+        self.endpoint_name = self._gateway_endpoint.name
         self.auth = auth
         self.faults = faults if faults is not None else Faults()
+        self.endpoint_faults: dict[str, Faults] = {}
         self._api_key = api_key
         self._port = port
         self._rng = random.Random(seed)
+        # Its own generator, so that routing among variants leaves the fault draws as they were.
+        self._routing_rng = random.Random(seed)
+        self._keep_scored = keep_scored
+        self._scored: list[ScoredInstance] = []
         self._stats = ServerStats()
         # Spiked requests, which the status counts cannot show (a spiked request may still succeed).
         self._spikes = 0
@@ -548,6 +668,11 @@ class ModelServer:
     def reset_stats(self) -> None:
         self._stats = ServerStats()
         self._spikes = 0
+        self._scored = []
+
+    def scored(self) -> list[ScoredInstance]:
+        """Every instance the SageMaker route scored since the start or the last reset (with ``keep_scored``)."""
+        return list(self._scored)
 
     def spikes(self) -> int:
         """How many requests got a latency spike since the start or the last reset."""
@@ -591,13 +716,21 @@ class ModelServer:
     # The contracts.
 
     async def _invoke_endpoint(self, request: web.Request) -> web.Response:
-        faults = await self._admit(request, self._sagemaker_verifier.verify)
         name = request.match_info["name"]
-        if name != self.endpoint_name:
+        endpoint = self.endpoints.get(name)
+        faults = await self._admit(request, self._sagemaker_verifier.verify, self.endpoint_faults.get(name))
+        if endpoint is None:
             raise ApiError(400, "ValidationError", f"Endpoint {name} of account {LOCAL_ACCOUNT} not found.")
+        target = request.headers.get(TARGET_VARIANT_HEADER)
+        variant = self._variant(endpoint, target)
         instances = _sagemaker_instances(request.content_type, await request.read())
-        scores = self._score(instances, faults)
-        headers = {INVOKED_VARIANT_HEADER: request.headers.get(TARGET_VARIANT_HEADER, DEFAULT_VARIANT)}
+        scores = self._score(instances, faults, endpoint, variant)
+        answered_as = target if target is not None and len(endpoint.variants) == 1 else variant.name
+        self._stats.scored(endpoint.name, answered_as, len(scores))
+        if self._keep_scored:
+            rows = _numeric_rows(instances, endpoint.features)
+            self._scored += [ScoredInstance(endpoint.name, answered_as, tuple(row)) for row in rows]
+        headers = {INVOKED_VARIANT_HEADER: answered_as}
         custom_attributes = request.headers.get(CUSTOM_ATTRIBUTES_HEADER)
         if custom_attributes is not None:
             headers[CUSTOM_ATTRIBUTES_HEADER] = custom_attributes
@@ -608,16 +741,27 @@ class ModelServer:
         line = request.query.get("features")
         if line is None:
             raise ApiError(400, "BadRequestException", "Missing required request parameters: [features]")
-        (prediction,) = self._score([_csv_fields(line)], faults)
-        return _json_response({"prediction": prediction})
+        endpoint = self._gateway_endpoint
+        variant = self._variant(endpoint, None)
+        (prediction,) = self._score([_csv_fields(line)], faults, endpoint, variant)
+        return _json_response({"prediction": prediction}, headers={GATEWAY_VARIANT_HEADER: variant.name})
 
     async def _predict(self, request: web.Request) -> web.Response:
         faults = await self._admit(request, self._authenticate_gateway)
-        return _json_response({"predictions": self._score(_json_instances(await request.read()), faults)})
+        endpoint = self._gateway_endpoint
+        variant = self._variant(endpoint, None)
+        predictions = self._score(_json_instances(await request.read()), faults, endpoint, variant)
+        return _json_response({"predictions": predictions}, headers={GATEWAY_VARIANT_HEADER: variant.name})
 
-    async def _admit(self, request: web.Request, authenticate: Callable[[web.Request], Awaitable[None]]) -> Faults:
-        """Delay, authenticate, then fail as the faults say; return the faults, which serve the whole request."""
-        faults = self.faults
+    async def _admit(
+        self,
+        request: web.Request,
+        authenticate: Callable[[web.Request], Awaitable[None]],
+        faults: Faults | None = None,
+    ) -> Faults:
+        """Delay, authenticate, then fail as the faults (default: the server's) say; return the faults, which serve
+        the whole request."""
+        faults = faults if faults is not None else self.faults
         # Read the body before the delay: a client that gives up during it has sent its request and is still counted.
         await request.read()
         delay_ms = self._delay_ms(faults)
@@ -635,12 +779,28 @@ class ModelServer:
             if key is None or self._api_key is None or not _same(key, self._api_key):
                 raise _forbidden("ForbiddenException", "Forbidden")
 
-    def _score(self, instances: Sequence[Sequence[object]], faults: Faults) -> list[float]:
+    def _variant(self, endpoint: Endpoint, target: str | None) -> Variant:
+        """The variant a request goes to: the one ``target`` names, else one drawn by the weights."""
+        if len(endpoint.variants) == 1:
+            return endpoint.variants[0]
+        if target is not None:
+            for variant in endpoint.variants:
+                if variant.name == target:
+                    return variant
+            raise ApiError(
+                400, "ValidationError", f"The variant {target} is not a production variant of endpoint {endpoint.name}."
+            )
+        weights = [variant.weight for variant in endpoint.variants]
+        return self._routing_rng.choices(endpoint.variants, weights)[0]
+
+    def _score(
+        self, instances: Sequence[Sequence[object]], faults: Faults, endpoint: Endpoint, variant: Variant
+    ) -> list[float]:
         poison = faults.poison_value
         for index, instance in enumerate(instances):
             if poison is not None and any(_is_poison(value, poison) for value in instance):
                 raise _model_error(f"instance {index} holds the value {poison}, which the model cannot score")
-        predictions = self.model.predict(_numeric_rows(instances, self.model.features))
+        predictions = endpoint.predict(variant, _numeric_rows(instances, endpoint.features))
         self._stats.instances += len(predictions)
         return predictions
 
@@ -705,15 +865,22 @@ class ModelServerHandle:
     def model(self) -> LinearFareModel:
         return self.server.model
 
-    def set_faults(self, faults: Faults | None = None, **changes: Any) -> Faults:
-        """Replace the faults with ``faults`` (default: none) with ``changes`` applied; return them."""
+    def set_faults(self, faults: Faults | None = None, *, endpoint: str | None = None, **changes: Any) -> Faults:
+        """Replace the faults with ``faults`` (default: none) with ``changes`` applied, of the whole server or of one
+        SageMaker ``endpoint``; return them."""
         new_faults = dataclasses.replace(faults if faults is not None else Faults(), **changes)
 
         def apply() -> Faults:
-            self.server.faults = new_faults
+            if endpoint is None:
+                self.server.faults = new_faults
+            else:
+                self.server.endpoint_faults[endpoint] = new_faults
             return new_faults
 
         return self._on_loop(apply)
+
+    def scored(self) -> list[ScoredInstance]:
+        return self._on_loop(self.server.scored)
 
     def faults(self) -> Faults:
         return self._on_loop(lambda: self.server.faults)
@@ -757,12 +924,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _argument_parser()
     args = parser.parse_args(argv)
     try:
-        model = LinearFareModel.fit(tuple(args.features.split(",")), args.training_trips)
         faults = Faults(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Faults)})
+        if args.candidate_weight is not None or args.shadow_endpoint_name is not None:
+            shadow_name = args.shadow_endpoint_name
+            endpoints = rollout_endpoints(
+                args.candidate_weight or 0.0,
+                shadow=shadow_name is not None,
+                name=args.endpoint_name,
+                shadow_name=shadow_name or DEFAULT_SHADOW_ENDPOINT_NAME,
+            )
+            model, endpoint_name = None, DEFAULT_ENDPOINT_NAME
+        else:
+            endpoints = None
+            model = LinearFareModel.fit(tuple(args.features.split(",")), args.training_trips)
+            endpoint_name = args.endpoint_name
         server = ModelServer(
             model,
             port=args.port,
-            endpoint_name=args.endpoint_name,
+            endpoint_name=endpoint_name,
+            endpoints=endpoints,
             auth=args.auth,
             api_key=args.api_key,
             faults=faults,
@@ -782,6 +962,15 @@ def _argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--endpoint-name", default=DEFAULT_ENDPOINT_NAME, help="the SageMaker endpoint served")
     parser.add_argument("--features", default=",".join(DEFAULT_FEATURES), help="trip columns the model takes, in order")
     parser.add_argument("--training-trips", type=int, default=DEFAULT_TRAINING_TRIPS, help="trips the model is fit on")
+    parser.add_argument(
+        "--candidate-weight",
+        type=float,
+        default=None,
+        help="serve a rollout: variants current and candidate (no duration), this share (0-1) to the candidate",
+    )
+    parser.add_argument(
+        "--shadow-endpoint-name", default=None, help="also serve the candidate alone as this endpoint (a shadow)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_FAULT_SEED, help="seed of the fault draws")
     for fault in dataclasses.fields(Faults):
         kind = int if fault.name == "error_status" else str if fault.name == "poison_value" else float

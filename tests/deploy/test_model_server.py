@@ -31,14 +31,20 @@ from botocore.exceptions import ClientError
 from deploy.local.model_server import (
     CUSTOM_ATTRIBUTES_HEADER,
     ERROR_TYPE_HEADER,
+    GATEWAY_VARIANT_HEADER,
     INVOKED_VARIANT_HEADER,
+    TARGET_VARIANT_HEADER,
+    Endpoint,
     Faults,
     LinearFareModel,
     ModelServer,
     ModelServerHandle,
+    ScoredInstance,
     ServerStats,
+    Variant,
     local_credentials,
     main,
+    rollout_endpoints,
     running_model_server,
 )
 from deploy.local.stack import free_port
@@ -110,7 +116,31 @@ def invoke(
     service: str = "sagemaker",
     timeout: float = 10,
 ) -> Reply:
-    url = f"{server.url}/endpoints/{name}/invocations"
+    return invoke_at(
+        server.url,
+        body,
+        content_type,
+        name=name,
+        headers=headers,
+        credentials=credentials,
+        service=service,
+        timeout=timeout,
+    )
+
+
+def invoke_at(
+    base_url: str,
+    body: bytes,
+    content_type: str = "text/csv",
+    *,
+    name: str = "fare-model",
+    headers: dict[str, str] | None = None,
+    credentials: Credentials | None = None,
+    service: str = "sagemaker",
+    timeout: float = 10,
+) -> Reply:
+    """An InvokeEndpoint request to the server at ``base_url``, signed as boto3 signs it."""
+    url = f"{base_url}/endpoints/{name}/invocations"
     all_headers = {"Content-Type": content_type, **(headers or {})}
     url, signed = sign("POST", url, service, body=body, headers=all_headers, credentials=credentials)
     return send(url, "POST", body, signed, timeout)
@@ -385,6 +415,102 @@ def test_a_model_with_other_features_and_endpoint_name() -> None:
         assert_error(wrong_width, 400, "ModelError", "instance 0 has 2 features; the model takes 1: trip_distance")
 
 
+# -- a model rollout: variants and a shadow endpoint -----------------------------------------------------------------
+
+CANDIDATE = LinearFareModel.fit(("trip_distance",))
+
+
+@pytest.fixture(scope="module")
+def rollout() -> Iterator[ModelServerHandle]:
+    with running_model_server(endpoints=rollout_endpoints(0.3), seed=5, keep_scored=True) as handle:
+        yield handle
+
+
+def test_the_rollout_serves_the_current_model_and_a_candidate_without_the_duration() -> None:
+    main_endpoint, shadow = rollout_endpoints(0.3)
+    assert (main_endpoint.name, main_endpoint.features) == ("fare-model", ("trip_distance", "duration_seconds"))
+    assert [(v.name, v.model, v.weight) for v in main_endpoint.variants] == [
+        ("current", MODEL, pytest.approx(0.7)),
+        ("candidate", CANDIDATE, pytest.approx(0.3)),
+    ]
+    assert (shadow.name, [(v.name, v.model) for v in shadow.variants]) == (
+        "fare-model-shadow",
+        [("candidate", CANDIDATE)],
+    )
+
+
+def test_weights_share_the_requests_and_each_variant_answers_with_its_own_model(rollout: ModelServerHandle) -> None:
+    rollout.reset_stats()
+    answers = [invoke(rollout, b"3.2,840.0\n1.05,300.0\n") for _ in range(400)]
+    expected = {"current": MODEL.predict(TRIPS[:2]), "candidate": CANDIDATE.predict([[3.2], [1.05]])}
+    served: dict[str, int] = {}
+    for reply in answers:
+        variant = reply.headers[INVOKED_VARIANT_HEADER]
+        assert reply.json() == {"predictions": [{"score": score} for score in expected[variant]]}
+        served[variant] = served.get(variant, 0) + 1
+    assert served["current"] + served["candidate"] == 400
+    assert 0.25 < served["candidate"] / 400 < 0.35
+    by_variant = {"fare-model/current": 2 * served["current"], "fare-model/candidate": 2 * served["candidate"]}
+    assert rollout.stats().by_variant == by_variant
+    scored = rollout.scored()
+    assert len(scored) == 800
+    assert scored[0] == ScoredInstance("fare-model", answers[0].headers[INVOKED_VARIANT_HEADER], (3.2, 840.0))
+
+
+def test_target_variant_pins_a_variant_and_must_name_one(rollout: ModelServerHandle) -> None:
+    for _ in range(20):
+        reply = invoke(rollout, b"3.2,840.0", headers={TARGET_VARIANT_HEADER: "candidate"})
+        assert (reply.headers[INVOKED_VARIANT_HEADER], reply.json()) == (
+            "candidate",
+            {"predictions": [{"score": CANDIDATE.predict([[3.2]])[0]}]},
+        )
+    reply = invoke(rollout, b"3.2,840.0", headers={TARGET_VARIANT_HEADER: "blue"})
+    assert_error(reply, 400, "ValidationError", "The variant blue is not a production variant of endpoint fare-model.")
+
+
+def test_the_shadow_endpoint_serves_the_candidate_with_faults_of_its_own(rollout: ModelServerHandle) -> None:
+    reply = invoke(rollout, b"3.2,840.0", name="fare-model-shadow")
+    assert (reply.status, reply.headers[INVOKED_VARIANT_HEADER], reply.json()) == (
+        200,
+        "candidate",
+        {"predictions": [{"score": CANDIDATE.predict([[3.2]])[0]}]},
+    )
+    rollout.set_faults(endpoint="fare-model-shadow", outage_until=time.time() + 60)
+    try:
+        assert_error(invoke(rollout, b"3.2,840.0", name="fare-model-shadow"), 503, "ServiceUnavailable", UNAVAILABLE)
+        assert invoke(rollout, b"3.2,840.0").status == 200
+    finally:
+        rollout.set_faults(endpoint="fare-model-shadow")
+
+
+def test_the_gateway_routes_name_their_variant(rollout: ModelServerHandle) -> None:
+    for _ in range(10):
+        reply = call(rollout, "predict")
+        variant = reply.headers[GATEWAY_VARIANT_HEADER]
+        model = MODEL if variant == "current" else CANDIDATE
+        assert reply.json() == {"predictions": model.predict([[3.2, 840.0]] if model is MODEL else [[3.2]])}
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "message"),
+    [
+        (lambda: (Endpoint("e", ("trip_distance",), ()),), "endpoint e needs at least one variant"),
+        (
+            lambda: (Endpoint("e", ("trip_distance",), (Variant("a", CANDIDATE, 0.0),)),),
+            "endpoint e: the variants' weights add up to zero",
+        ),
+        (
+            lambda: (Endpoint("e", ("trip_distance",), (Variant("a", MODEL),)),),
+            "variant a takes duration_seconds, which requests do not carry",
+        ),
+        (lambda: (Endpoint.single("e", MODEL), Endpoint.single("e", MODEL)), "distinct names"),
+    ],
+)
+def test_endpoints_are_checked(endpoints: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ModelServer(endpoints=endpoints())
+
+
 # -- the API Gateway contract ----------------------------------------------------------------------------------------
 
 
@@ -592,12 +718,15 @@ def test_stats_count_requests_instances_and_statuses(server: ModelServerHandle) 
     assert invoke(server, CSV_BODY, credentials=Credentials("testing", "wrong", "testing")).status == 403
     server.set_faults(throttle_rate=1.0)
     assert call(server, "liveinference").status == 429
-    expected = {"requests": 5, "instances": 5, "by_status": {"200": 3, "403": 1, "429": 1}}
+    by_variant = {"fare-model/AllTraffic": 4}  # the SageMaker route's instances
+    expected = {"requests": 5, "instances": 5, "by_status": {"200": 3, "403": 1, "429": 1}, "by_variant": by_variant}
     assert send(f"{server.url}/_stats").json() == expected
-    assert server.stats() == ServerStats(requests=5, instances=5, by_status={200: 3, 403: 1, 429: 1})
+    assert server.stats() == ServerStats(
+        requests=5, instances=5, by_status={200: 3, 403: 1, 429: 1}, by_variant=by_variant
+    )
 
     reset = send(f"{server.url}/_stats/reset", "POST", b"")
-    assert (reset.status, reset.json()) == (200, {"requests": 0, "instances": 0, "by_status": {}})
+    assert (reset.status, reset.json()) == (200, {"requests": 0, "instances": 0, "by_status": {}, "by_variant": {}})
     assert server.stats() == ServerStats()
 
 
@@ -640,6 +769,27 @@ def test_the_command_line_serves_until_terminated() -> None:
         reply = send(f"{url}/liveinference?features=3.2,840.0", headers={"x-api-key": "k"})
         assert (reply.status, reply.json()) == (200, {"prediction": MODEL.predict([[3.2, 840.0]])[0]})
         assert send(f"{url}/_faults").json() == Faults(latency_ms=20).to_json()
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stdout, stderr) == (0, f"{url}\n", "")
+
+
+def test_the_command_line_serves_a_rollout_with_a_shadow() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "deploy.local.model_server", "--port", str(port)]
+    command += ["--candidate-weight", "1", "--shadow-endpoint-name", "fares-shadow"]
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: send(f"{url}/_stats").status == 200, 30, "the model server to listen")
+        candidate = CANDIDATE.predict([[3.2]])[0]
+        for name in ("fare-model", "fares-shadow"):
+            reply = invoke_at(url, b"3.2,840.0", name=name)
+            assert (reply.headers[INVOKED_VARIANT_HEADER], reply.json()) == (
+                "candidate",
+                {"predictions": [{"score": candidate}]},
+            )
     finally:
         process.terminate()
         stdout, stderr = process.communicate(timeout=30)

@@ -7,14 +7,17 @@ import pytest
 
 from config import (
     AppConfig,
+    CodecConfig,
     ConfigError,
     DeadLetterConfig,
     DeliveryConfig,
+    EndpointConfig,
     Endpoints,
     KinesisSourceConfig,
     RecordsConfig,
     S3Location,
     S3SinkConfig,
+    ShadowConfig,
     WindowConfig,
     build_config,
     load_property_groups,
@@ -242,7 +245,7 @@ RECORDS = {"format": "json", "key.fields": "k"}
         (
             {**groups(), "sink.s4": {}},
             "configuration error in property group 'sink.s4', key 'PropertyGroupId': unknown group; known groups "
-            "are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq, inference",
+            "are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq, inference, inference.shadow",
         ),
     ],
 )
@@ -378,6 +381,98 @@ def test_invalid_inference_configuration(inference: dict[str, str], message: str
     with pytest.raises(ConfigError) as raised:
         build_config({**groups(), "inference": inference}, {})
     assert str(raised.value) == f"configuration error in property group 'inference', {message}"
+
+
+def test_the_variant_header_is_sagemakers_or_the_one_an_api_gateway_names() -> None:
+    sagemaker = build_config({**groups(), "inference": INFERENCE}, {}).inference
+    assert sagemaker is not None and sagemaker.endpoint.variant_header == "X-Amzn-Invoked-Production-Variant"
+    gateway = {"type": "apigateway", "url": "http://127.0.0.1:1/p", "features": "count"}
+    plain = build_config({**groups(), "inference": gateway}, {}).inference
+    assert plain is not None and plain.endpoint.variant_header is None
+    named = build_config({**groups(), "inference": {**gateway, "variant.header": "X-Model-Variant"}}, {}).inference
+    assert named is not None and named.endpoint.variant_header == "X-Model-Variant"
+
+
+SHADOW = {"type": "sagemaker", "endpoint.name": "fare-model-shadow"}
+
+
+def test_a_shadow_endpoint_with_the_primarys_contract_keys() -> None:
+    config = build_config(
+        {**groups(), "inference": {**INFERENCE, "timeout.ms": "900"}, "inference.shadow": SHADOW},
+        {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:9"},
+    )
+    assert config.inference is not None
+    shadow = config.inference.shadow
+    assert shadow == ShadowConfig(
+        endpoint=EndpointConfig(
+            type="sagemaker",
+            url="http://127.0.0.1:9/endpoints/fare-model-shadow/invocations",
+            region="eu-west-1",
+            method="POST",
+            query_parameter="features",
+            auth="iam",
+            api_key=None,
+            endpoint_name="fare-model-shadow",
+            target_variant=None,
+            custom_attributes=None,
+            variant_header="X-Amzn-Invoked-Production-Variant",
+        ),
+        codec=CodecConfig("text/csv", "instances", "predictions", "score"),
+        sample_rate=1.0,
+        timeout_ms=900,
+    )
+
+
+def test_a_shadow_of_another_endpoint_type_with_sampling() -> None:
+    shadow_group = {
+        "type": "apigateway",
+        "url": "https://abc.execute-api.eu-west-1.amazonaws.com/prod/predict",
+        "content.type": "application/json",
+        "json.response.field": "scores",
+        "sample.rate": "0.25",
+        "timeout.ms": "300",
+    }
+    inference = build_config({**groups(), "inference": INFERENCE, "inference.shadow": shadow_group}, {}).inference
+    assert inference is not None and inference.shadow is not None
+    shadow = inference.shadow
+    assert (shadow.endpoint.type, shadow.endpoint.auth, shadow.endpoint.url, shadow.endpoint.variant_header) == (
+        "apigateway",
+        "none",
+        "https://abc.execute-api.eu-west-1.amazonaws.com/prod/predict",
+        None,
+    )
+    assert (shadow.codec.content_type, shadow.codec.json_response_field) == ("application/json", "scores")
+    assert (shadow.sample_rate, shadow.timeout_ms) == (0.25, 300)
+
+
+@pytest.mark.parametrize(
+    ("shadow", "message"),
+    [
+        ({**SHADOW, "sample.rate": "1.5"}, "key 'sample.rate': must be a number from 0 to 1, got '1.5'"),
+        ({**SHADOW, "sample.rate": "half"}, "key 'sample.rate': must be a number from 0 to 1, got 'half'"),
+        ({"type": "sagemaker"}, "key 'endpoint.name': is required when type is sagemaker"),
+        ({**SHADOW, "auth": "none"}, "key 'auth': a SageMaker endpoint is always called with iam (SigV4)"),
+        (
+            {"type": "apigateway", "url": "http://127.0.0.1:1/p", "method": "GET"},
+            "key 'method': GET sends one instance per query: it needs batch.size 1 in group inference",
+        ),
+        ({**SHADOW, "variant.header": "bad header"}, "key 'variant.header': 'bad header' is not an HTTP header name"),
+        ({**SHADOW, "batch.size": "5"}, "key 'batch.size': unknown key; known keys are "),
+    ],
+)
+def test_invalid_shadow_configuration(shadow: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build_config({**groups(), "inference": INFERENCE, "inference.shadow": shadow}, {})
+    assert str(raised.value).startswith(f"configuration error in property group 'inference.shadow', {message}")
+
+
+def test_a_shadow_needs_inference() -> None:
+    with pytest.raises(ConfigError) as raised:
+        build_config({**groups(), "inference.shadow": SHADOW}, {})
+    assert str(raised.value) == (
+        "configuration error in property group 'inference.shadow', key 'PropertyGroupId': "
+        "a shadow needs the inference group, with inference enabled"
+    )
 
 
 ROLE = "arn:aws:iam::210987654321:role/stream-reader"

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import aiohttp
 from yarl import URL
@@ -27,6 +28,7 @@ from config import InferenceConfig
 from udfs.inference.codecs import Codec, DecodeError, csv_line
 from udfs.inference.requests import EndpointRequests, HttpRequest
 from udfs.inference.retry import Backoff, Failure, classify_response, connection_failure, timeout_failure
+from udfs.inference.rollout import ShadowCall, ShadowScorer, variant_of
 
 # (status, headers, body) of one HTTP exchange; raises on connection errors and timeouts.
 Response = tuple[int, dict[str, str], bytes]
@@ -156,21 +158,31 @@ class BatchRequests:
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    """Each instance's prediction (NaN where it failed) and, where any failed, each one's error."""
+    """Each instance's prediction (NaN where it failed) and, where any failed, each one's error;
+    where the answers name one, the variant that made each prediction."""
 
     predictions: list[float]
     errors: list[InferenceError | None] | None = None
+    variants: list[str | None] | None = None
 
     @classmethod
     def failed(cls, count: int, error: InferenceError) -> BatchOutcome:
         return cls([math.nan] * count, [error] * count)
 
     def __add__(self, other: BatchOutcome) -> BatchOutcome:
-        if self.errors is None and other.errors is None:
-            return BatchOutcome(self.predictions + other.predictions)
-        mine = self.errors or [None] * len(self.predictions)
-        theirs = other.errors or [None] * len(other.predictions)
-        return BatchOutcome(self.predictions + other.predictions, mine + theirs)
+        errors = _joined(self.errors, other.errors, len(self.predictions), len(other.predictions))
+        variants = _joined(self.variants, other.variants, len(self.predictions), len(other.predictions))
+        return BatchOutcome(self.predictions + other.predictions, errors, variants)
+
+
+T = TypeVar("T")
+
+
+def _joined(first: list[T | None] | None, second: list[T | None] | None, n1: int, n2: int) -> list[T | None] | None:
+    """Two halves' per-instance lists as one; None (nothing to say) when neither half has one."""
+    if first is None and second is None:
+        return None
+    return (first or [None] * n1) + (second or [None] * n2)
 
 
 class BatchScorer:
@@ -179,6 +191,7 @@ class BatchScorer:
 
     def __init__(self, config: InferenceConfig, requests: BatchRequests) -> None:
         self._codec = Codec.of(config.codec)
+        self._variant_header = config.endpoint.variant_header
         self._requests = requests
         self._metrics = requests._metrics
 
@@ -196,13 +209,24 @@ class BatchScorer:
             self._metrics.failures += 1
             failure = Failure(f"internal error: {type(error).__name__}: {error}", False)
             return BatchOutcome.failed(count, InferenceError(failure, 1))
-        return BatchOutcome(answer.predictions)
+        variant = variant_of(answer.headers, self._variant_header)
+        return BatchOutcome(answer.predictions, variants=None if variant is None else [variant] * count)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One instance's prediction, the variant that made it (if the answer names one) and the shadow's prediction
+    (if the shadow scored the batch and answered in time)."""
+
+    prediction: float
+    variant: str | None = None
+    shadow: float | None = None
 
 
 @dataclass
 class _Pending:
     features: Sequence[float]
-    future: asyncio.Future[float] = field(repr=False)
+    future: asyncio.Future[Scored] = field(repr=False)
 
 
 class InferenceStage:
@@ -216,8 +240,10 @@ class InferenceStage:
         transport: Transport,
         metrics: StageMetrics | None = None,
         rng: random.Random | None = None,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self._config = config
+        self._shadow = shadow
         self._codec = Codec.of(config.codec)
         self.metrics = metrics or StageMetrics()
         self._scorer = BatchScorer(config, BatchRequests(config, requests, transport, self.metrics, rng))
@@ -227,6 +253,11 @@ class InferenceStage:
 
     async def predict(self, features: Sequence[float]) -> float:
         """The prediction for one instance; raises :class:`InferenceError` when it cannot be had."""
+        return (await self.predict_scored(features)).prediction
+
+    async def predict_scored(self, features: Sequence[float]) -> Scored:
+        """The prediction for one instance with its variant and the shadow's; raises :class:`InferenceError` when it
+        cannot be had."""
         loop = asyncio.get_running_loop()
         pending = _Pending(features, loop.create_future())
         self.metrics.in_flight += 1
@@ -249,20 +280,28 @@ class InferenceStage:
             self._flush_timer = None
         batch, self._pending = self._pending, []
         if batch:
-            task = asyncio.get_running_loop().create_task(self._score(batch))
+            # The shadow gets the batch at the same time as the primary, and the primary never waits for it.
+            shadow = self._shadow.start([item.features for item in batch]) if self._shadow is not None else None
+            task = asyncio.get_running_loop().create_task(self._score(batch, shadow))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _score(self, batch: list[_Pending]) -> None:
+    async def _score(self, batch: list[_Pending], shadow: ShadowCall | None = None) -> None:
         outcome = await self._scorer.score(self._body([item.features for item in batch]), len(batch))
         errors = outcome.errors or [None] * len(batch)
-        for item, prediction, error in zip(batch, outcome.predictions, errors, strict=True):
+        variants = outcome.variants or [None] * len(batch)
+        shadows: list[float | None] = [None] * len(batch)
+        if shadow is not None:
+            shadows = list(shadow.predictions_now() or shadows)
+        for item, prediction, error, variant, shadow_prediction in zip(
+            batch, outcome.predictions, errors, variants, shadows, strict=True
+        ):
             if item.future.done():
                 continue
             if error is not None:
                 item.future.set_exception(error)
             else:
-                item.future.set_result(prediction)
+                item.future.set_result(Scored(prediction, variant, shadow_prediction))
 
     def _body(self, instances: list[Sequence[float]]) -> bytes:
         if self._config.endpoint.method == "GET":

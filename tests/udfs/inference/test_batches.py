@@ -68,7 +68,7 @@ def test_a_served_batch_is_one_request_with_one_prediction_per_record() -> None:
     batch, transport = scorer(config(), first_features, metrics)
     body = Codec("text/csv").encode([ROWS[0], ROWS[2]])
     outcome = asyncio.run(asyncio.wait_for(batch.score(body, 2), DEADLINE_S))
-    assert outcome == BatchOutcome([1.5, 2.5])
+    assert outcome == BatchOutcome([1.5, 2.5], variants=["a", "a"])  # the variant the answer names
     assert [s.request.body for s in transport.sent] == [b"1.5,300.0\n2.5,60.0"]
     assert (metrics.requests, metrics.instances, metrics.failures, metrics.mean_batch_size()) == (1, 2, 0, 2.0)
 
@@ -118,7 +118,7 @@ def test_the_function_answers_a_batch_with_its_records_predictions_and_failures(
 
 def test_a_fully_scored_batch_has_no_failure_entries() -> None:
     [row] = invoke(function_for(config(), first_features), Row(b"1.5,300.0", 1, RECORDS))
-    assert list(row) == [RECORDS, [1.5], [], []]
+    assert list(row) == [RECORDS, [1.5], [], [], ["a"], []]
 
 
 def test_a_batch_the_stage_gives_up_on_fails_every_record_with_one_reason() -> None:
@@ -146,7 +146,7 @@ def test_an_error_outside_the_requests_fails_the_batch_as_cannot_score() -> None
 
 def test_the_timeout_answer_dead_letters_every_record() -> None:
     function = BatchScoringFunction(config())
-    assert list(function.timeout(Row(b"x", 2, RECORDS))[0])[2:] == [[0, 0], ["inference stage timed out"]]
+    assert list(function.timeout(Row(b"x", 2, RECORDS))[0])[2:] == [[0, 0], ["inference stage timed out"], [], []]
 
 
 def random_features(rng: random.Random) -> list[float]:

@@ -23,14 +23,19 @@ public final class InferenceStreams {
                     Types.INT,
                     PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
 
-    /** What comes back: {@code records}, {@code predictions}, {@code failures}, {@code reasons}. */
+    /**
+     * What comes back: {@code records}, {@code predictions}, {@code failures}, {@code reasons},
+     * {@code variants}, {@code shadow} (see {@link ScoredBatch}).
+     */
     public static final TypeInformation<Row> OUTCOME =
             Types.ROW_NAMED(
-                    new String[] {"records", "predictions", "failures", "reasons"},
+                    new String[] {"records", "predictions", "failures", "reasons", "variants", "shadow"},
                     PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO,
                     PrimitiveArrayTypeInfo.DOUBLE_PRIMITIVE_ARRAY_TYPE_INFO,
                     PrimitiveArrayTypeInfo.INT_PRIMITIVE_ARRAY_TYPE_INFO,
-                    BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO);
+                    BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO,
+                    BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO,
+                    PrimitiveArrayTypeInfo.DOUBLE_PRIMITIVE_ARRAY_TYPE_INFO);
 
     private InferenceStreams() {}
 
@@ -52,16 +57,33 @@ public final class InferenceStreams {
      * the carried numeric fields and the prediction (DOUBLE), named {@code names} in that order.
      */
     public static DataStream<Row> records(DataStream<Row> outcomes, RecordLayout layout, String... names) {
+        return scoredRecords(outcomes, layout, false, false, names);
+    }
+
+    /**
+     * {@link #records}, and after the prediction the variant that made it ({@code variant}, STRING)
+     * and the shadow's prediction ({@code shadow}, DOUBLE), each column only when asked for.
+     */
+    public static DataStream<Row> scoredRecords(
+            DataStream<Row> outcomes, RecordLayout layout, boolean variant, boolean shadow, String... names) {
+        Rollout rollout = new Rollout(variant, shadow);
         TypeInformation<?>[] types = new TypeInformation<?>[names.length];
         types[0] = Types.BOOLEAN;
         types[1] = Types.STRING;
+        int prediction = 2 + layout.keyCount() + layout.valueCount();
         for (int i = 2; i < types.length; i++) {
             types[i] = i < 2 + layout.keyCount() ? Types.STRING : Types.DOUBLE;
         }
-        if (names.length != 3 + layout.keyCount() + layout.valueCount()) {
+        if (names.length != prediction + 1 + rollout.columns()) {
             throw new IllegalArgumentException(names.length + " names for the scored records' columns");
         }
-        return outcomes.transform("Unbatch predictions", Types.ROW_NAMED(names, types), new PredictionUnbatcher(layout))
+        if (variant) {
+            types[prediction + 1] = Types.STRING;
+        }
+        return outcomes.transform(
+                        "Unbatch predictions",
+                        Types.ROW_NAMED(names, types),
+                        new PredictionUnbatcher(layout, rollout))
                 .uid("inference-unbatcher");
     }
 }

@@ -16,18 +16,24 @@ public final class PredictionUnbatcher extends AbstractStreamOperator<Row>
     private static final long serialVersionUID = 1L;
 
     private final RecordLayout layout;
+    private final Rollout rollout;
 
     private transient ScoredBatch batches;
     private transient StreamRecord<Row> reuse;
 
     public PredictionUnbatcher(RecordLayout layout) {
+        this(layout, Rollout.NONE);
+    }
+
+    public PredictionUnbatcher(RecordLayout layout, Rollout rollout) {
         this.layout = layout;
+        this.rollout = rollout;
     }
 
     @Override
     public void open() throws Exception {
         super.open();
-        batches = new ScoredBatch(layout);
+        batches = new ScoredBatch(layout, rollout);
         reuse = new StreamRecord<>(null);
     }
 
