@@ -50,6 +50,9 @@ def test_windows_table_has_the_columns_the_job_writes(parameters: dict[str, str]
     columns = [(c["Name"], c["Type"]) for c in windows["StorageDescriptor"]["Columns"]]
     assert columns == window_columns(config)
     prediction = [("prediction", "double")] if parameters is not BASE else []
+    if parameters is SAGEMAKER:
+        # SageMaker names the variant that answered each window.
+        prediction.append(("prediction_variant", "string"))
     assert columns == [
         ("vendor_id", "string"),
         ("window_start", "timestamp"),
