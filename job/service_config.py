@@ -20,7 +20,7 @@ from pyflink.table import StreamTableEnvironment
 
 from config import AppConfig
 from connectors.jvm import environment_configuration, table_configuration
-from job.runtime import CONNECTOR_JAR, PROJECT_ROOT, PYTHON_LIBS, PYTHON_PACKAGES, service_environment
+from job.runtime import CONNECTOR_JAR, PROJECT_ROOT, PYTHON_LIBS, service_environment
 from job.topology import build_topology
 
 __all__ = [
@@ -52,10 +52,9 @@ ALLOWED_PROPERTIES = load_allowed_properties()
 def service_provided(connector_jar: Path = CONNECTOR_JAR) -> dict[str, str]:
     """What the service passes in from the run options: the jar (``jarfile``) and the Python
     packages (``pyFiles``), as the Flink command line would set them."""
-    py_files = [str(PROJECT_ROOT / package) for package in PYTHON_PACKAGES]
-    if PYTHON_LIBS.is_dir():
-        py_files.append(str(PYTHON_LIBS))
-    return {"pipeline.jars": connector_jar.resolve().as_uri(), "python.files": ",".join(py_files)}
+    # In the application, python-libs/ holds the workers' packages; a source tree has them at its root.
+    py_files = PYTHON_LIBS if PYTHON_LIBS.is_dir() else PROJECT_ROOT
+    return {"pipeline.jars": connector_jar.resolve().as_uri(), "python.files": str(py_files)}
 
 
 def service_job(
