@@ -11,6 +11,10 @@ names those the service refuses.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -18,7 +22,7 @@ from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
-from config import AppConfig
+from config import AppConfig, ConfigError, build_config, load_property_groups
 from connectors.jvm import environment_configuration, table_configuration
 from job.runtime import CONNECTOR_JAR, PROJECT_ROOT, PYTHON_LIBS, service_environment
 from job.topology import build_topology
@@ -28,6 +32,7 @@ __all__ = [
     "ALLOWED_PROPERTIES_FILE",
     "disallowed",
     "load_allowed_properties",
+    "main",
     "properties_set_in_code",
     "service_job",
     "service_provided",
@@ -46,7 +51,9 @@ def load_allowed_properties(path: Path = ALLOWED_PROPERTIES_FILE) -> frozenset[s
     return frozenset(name for name in names if name)
 
 
-ALLOWED_PROPERTIES = load_allowed_properties()
+# Empty where the list is not at hand (an unzipped application carries no deploy/):
+# :func:`disallowed` then reads the file, and says it is missing.
+ALLOWED_PROPERTIES = load_allowed_properties() if ALLOWED_PROPERTIES_FILE.is_file() else frozenset()
 
 
 def service_provided(connector_jar: Path = CONNECTOR_JAR) -> dict[str, str]:
@@ -103,6 +110,37 @@ def _is_internal(key: str) -> bool:
     return key.startswith("__") and key.endswith("__")
 
 
-def disallowed(properties: Collection[str], allowed: Collection[str] = ALLOWED_PROPERTIES) -> list[str]:
-    """The names in ``properties`` the service does not allow a job to set, sorted."""
+def disallowed(properties: Collection[str], allowed: Collection[str] | None = None) -> list[str]:
+    """The names in ``properties`` the service does not allow a job to set, sorted; ``allowed``
+    defaults to :data:`ALLOWED_PROPERTIES`."""
+    if allowed is None:
+        allowed = ALLOWED_PROPERTIES or load_allowed_properties()
     return sorted(name for name in properties if name not in allowed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m job.service_config --properties FILE``: build the job as the service would
+    (no run), print what its code sets as one JSON object, and one line per property the service
+    refuses (exit 1).  Run it where the job's packages and their dependencies import."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--properties", type=Path, required=True, help="the application's runtime properties")
+    parser.add_argument("--jar", type=Path, default=CONNECTOR_JAR, help="the connector jar (run option jarfile)")
+    parser.add_argument("--allowed", type=Path, default=ALLOWED_PROPERTIES_FILE, help="the list of allowed properties")
+    args = parser.parse_args(argv)
+    try:
+        config = build_config(load_property_groups(args.properties), os.environ)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    provided = service_provided(args.jar)
+    env, t_env = service_job(config, provided)
+    properties = properties_set_in_code(env, t_env, provided)
+    print(json.dumps(properties, sort_keys=True))
+    refused = disallowed(properties, load_allowed_properties(args.allowed))
+    for name in refused:
+        print(f"not allowed on Managed Service for Apache Flink 2.2: {name} = {properties[name]}", file=sys.stderr)
+    return 1 if refused else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

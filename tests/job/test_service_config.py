@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from pyflink.table import StreamTableEnvironment
 
 import job.runtime
 import udfs.relational
-from config import AppConfig, build_config
+from config import AppConfig, build_config, write_property_groups
+from job.runtime import PROJECT_ROOT
 from job.service_config import (
     ALLOWED_PROPERTIES,
     disallowed,
@@ -149,3 +152,25 @@ def test_no_planner_names_are_left_with_inference(inference: dict[str, str]) -> 
     names = operator_names(app_config(inference))
     assert [name for name in names if "anonymous_datastream_source" in name or PLANNER_NAME.match(name)] == []
     assert "Count dead letters" in names and "Count windows" in names
+
+
+def run_check(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    properties = tmp_path / "application_properties.json"
+    write_property_groups(properties, GROUPS)
+    command = [sys.executable, "-m", "job.service_config", "--properties", str(properties), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+
+
+def test_the_command_prints_what_the_code_sets_and_passes(tmp_path: Path) -> None:
+    result = run_check(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout.splitlines()[-1])) == SET_IN_CODE
+
+
+def test_the_command_names_each_refused_property_and_fails(tmp_path: Path) -> None:
+    allowed = tmp_path / "allowed.txt"
+    allowed.write_text("pipeline.cached-files\npipeline.object-reuse\ntable.exec.mini-batch.enabled\n")
+    result = run_check(tmp_path, "--allowed", str(allowed))
+    assert result.returncode == 1
+    refused = [line for line in result.stderr.splitlines() if line.startswith("not allowed")]
+    assert refused == ["not allowed on Managed Service for Apache Flink 2.2: table.local-time-zone = UTC"]
