@@ -46,7 +46,10 @@ def dead_letters_metric(stage: str) -> str:
 
 
 def register_counting_function(t_env: StreamTableEnvironment) -> None:
-    """Make ``COUNTED(condition, 'counter')`` available to the job's SQL (see :func:`counted`)."""
+    """Make ``COUNTED(condition, 'counter')`` available to the job's SQL (see :func:`counted`); once
+    per table environment, which refuses a second registration."""
+    if COUNTING_FUNCTION.lower() in (name.lower() for name in t_env.list_functions()):
+        return
     t_env.create_java_temporary_system_function(COUNTING_FUNCTION, f"{PROJECT_JAVA_PACKAGE}.metrics.CountingCondition")
 
 
