@@ -23,7 +23,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
 from config import AppConfig, ConfigError, build_config, load_property_groups
-from connectors.jvm import environment_configuration, table_configuration
+from connectors.jvm import environment_configuration, initialize_filesystems, table_configuration
 from job.runtime import CONNECTOR_JAR, PROJECT_ROOT, PYTHON_LIBS, service_environment
 from job.topology import build_topology
 
@@ -77,6 +77,9 @@ def service_job(
     for key, value in (service_provided() if provided is None else provided).items():
         configuration.set_string(key, value)
     env, t_env = service_environment(configuration)
+    # The sinks' S3 filesystem comes with the jar, which PyFlink has just loaded: have Flink look
+    # for filesystems again, in case this process used one before (the service has its plugins).
+    initialize_filesystems(configuration)
     build_topology(env, t_env, config)
     env.get_execution_plan()
     return env, t_env
