@@ -9,28 +9,36 @@ The project's own Java classes (the connector jar) are reached here too, by one 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pyflink.common import Configuration
-from pyflink.datastream import DataStream
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.types import _to_java_data_type
+from pyflink.util.java_utils import get_j_env_configuration
 
 __all__ = [
     "PROJECT_JAVA_PACKAGE",
     "LoopbackWorkerServers",
+    "PlannerOperator",
+    "environment_configuration",
     "initialize_filesystems",
     "java_configuration",
     "java_ints",
+    "java_map",
     "java_properties",
     "java_stream",
     "java_strings",
     "jvm",
+    "planner_operators",
     "project_class",
     "set_log_level",
     "string_stream",
+    "table_configuration",
 ]
 
 # The Java package of the project's connector jar.
@@ -100,6 +108,70 @@ def java_stream(stream: DataStream, build: Callable[[Any], Any]) -> DataStream:
     Private: ``_j_data_stream``.  PyFlink has no public way to hand a DataStream to Java code.
     """
     return DataStream(build(stream._j_data_stream))
+
+
+def environment_configuration(env: StreamExecutionEnvironment) -> dict[str, str]:
+    """Every entry of the execution environment's configuration, as the job would submit it.
+
+    Private: ``_j_stream_execution_environment`` and ``pyflink.util.java_utils``.  PyFlink has
+    no public reader of the environment's configuration; what the job's code (and PyFlink on
+    its behalf, e.g. ``add_python_file``) set there is what Managed Flink checks at start.
+    """
+    configuration = get_j_env_configuration(env._j_stream_execution_environment)
+    return {str(key): str(value) for key, value in configuration.toMap().items()}
+
+
+def table_configuration(t_env: StreamTableEnvironment) -> dict[str, str]:
+    """The table environment's own settings (``TableConfig.set``), without the environment's."""
+    return {str(key): str(value) for key, value in t_env.get_config().get_configuration().to_dict().items()}
+
+
+def java_map(stream: DataStream, function: Any) -> DataStream:
+    """``stream`` through a Java ``MapFunction`` of the project's jar that keeps the record type.
+
+    Private: ``_j_data_stream``.  PyFlink's ``map`` takes Python functions only.
+    """
+    j_stream = stream._j_data_stream
+    return DataStream(j_stream.map(function, j_stream.getType()))
+
+
+# How Flink's planner names the operators it makes: "Calc[4]", "LocalWindowAggregate[9]", and
+# "*anonymous_datastream_source$1*[1]" for a table read from a DataStream (kind "Scan" here).
+_PLANNER_NAME = re.compile(r"^(?:(?P<scan>\*anonymous_datastream_source\$\d+\*)|(?P<kind>[A-Za-z]+))\[\d+\]$")
+
+
+@dataclass(frozen=True)
+class PlannerOperator:
+    """An operator Flink's planner made from the job's SQL, still under the planner's name."""
+
+    kind: str
+    transformation: Any
+
+    def rename(self, name: str) -> None:
+        self.transformation.setName(name)
+
+
+def planner_operators(stream: DataStream) -> list[PlannerOperator]:
+    """The operators upstream of ``stream`` that still carry the planner's names, oldest first.
+
+    Private: ``_j_data_stream``.  The dashboard names a task after its operators, and the planner
+    names them after plan nodes (``Calc[4]``); Flink's public ``Transformation.setName`` renames
+    them, which PyFlink offers only for the DataStream operators it made itself.
+    """
+    found: dict[int, PlannerOperator] = {}
+    seen: set[int] = set()
+    pending = [stream._j_data_stream.getTransformation()]
+    while pending:
+        transformation = pending.pop()
+        if transformation.getId() in seen:
+            continue
+        seen.add(transformation.getId())
+        match = _PLANNER_NAME.match(transformation.getName())
+        if match:
+            kind = "Scan" if match["scan"] else match["kind"]
+            found[transformation.getId()] = PlannerOperator(kind, transformation)
+        pending.extend(transformation.getInputs())
+    return [found[key] for key in sorted(found)]
 
 
 def initialize_filesystems(configuration: Configuration) -> None:

@@ -4,7 +4,8 @@ Layout of ``dist/stream-scoring-<version>.zip``::
 
     config/ job/ udfs/ connectors/   the job's Python code (no tests, no caches)
     lib/stream-scoring-connectors.jar the single shaded jar (connectors and the S3 filesystem)
-    python-libs/                     the job's Python dependencies for CPython 3.12 manylinux x86_64
+    python-libs/                     the job's Python dependencies for CPython 3.12 manylinux x86_64,
+                                     and the packages the Python workers import (config/, udfs/)
 
 apache-flink itself is not included: the service provides it.
 """
@@ -23,6 +24,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON_PACKAGES = ("config", "job", "udfs", "connectors")
 JAR_NAME = "stream-scoring-connectors.jar"
 LIBS_DIR = "python-libs"
+# The packages the Python workers import.  pyFiles puts python-libs/ itself on the workers'
+# path (the service refuses a job that adds Python files in code), so they sit inside it too.
+WORKER_PACKAGES = ("config", "udfs")
 # The job's own dependencies, pinned in requirements.txt; apache-flink comes with the service.
 VENDORED = ("aiohttp", "botocore")
 RUN_OPTIONS = {"python": "job/main.py", "jarfile": f"lib/{JAR_NAME}", "pyFiles": f"{LIBS_DIR}/"}
@@ -79,6 +83,8 @@ def build(jar: Path, output_dir: Path) -> Path:
         for package in PYTHON_PACKAGES:
             for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
                 zf.write(path, path.relative_to(PROJECT_ROOT).as_posix())
+                if package in WORKER_PACKAGES:
+                    zf.write(path, f"{LIBS_DIR}/{path.relative_to(PROJECT_ROOT).as_posix()}")
         zf.write(jar, f"lib/{JAR_NAME}")
         for path in sorted((staging / LIBS_DIR).rglob("*")):
             if path.is_file():

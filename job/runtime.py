@@ -58,10 +58,18 @@ class LocalOptions:
 PYTHON_PACKAGES = ("config", "udfs")
 
 
-def service_environment() -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
-    env = StreamExecutionEnvironment.get_execution_environment()
+def service_environment(
+    provided: Configuration | None = None,
+) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """The environment as the service starts the job in it.
+
+    The service's run options deliver the Python packages (``pyFiles``) and the jar
+    (``jarfile``); the job must not add them itself: ``add_python_file`` sets ``python.files``,
+    which the service does not allow a job to set.  ``provided`` stands for what the service
+    passes in when the job is built offline (see :mod:`job.service_config`).
+    """
+    env = StreamExecutionEnvironment.get_execution_environment(provided)
     _tune(env)
-    _ship_python_packages(env)
     return env, StreamTableEnvironment.create(env)
 
 

@@ -9,7 +9,9 @@ from pyflink.table import StreamTableEnvironment
 from config import AppConfig
 from connectors.generator import TripGenerator, trip_generator_source
 from connectors.kinesis import delivery_sink, event_time_watermarks, kinesis_source
+from connectors.metrics import WINDOWS_EMITTED, count_dead_letters, count_records
 from connectors.s3 import json_lines_file_sink, window_file_sink
+from udfs.dead_letters import Stage
 from udfs.output import window_columns
 from udfs.relational import parse_records, scored_record_window_lines, scored_window_lines, window_lines
 
@@ -46,12 +48,14 @@ def build_topology(
     dead_letters = parsed.dead_letters
     if windows.dead_letters is not None:
         dead_letters = dead_letters.union(windows.dead_letters)
+    dead_letters = count_dead_letters(dead_letters, [str(stage) for stage in Stage])
+    lines = count_records(windows.lines, WINDOWS_EMITTED, "Count windows", "count-windows")
 
     s3_windows = window_file_sink(config.sink_s3, window_columns(config))
-    _sink(windows.lines, s3_windows, "S3 windows", "s3-windows")
+    _sink(lines, s3_windows, "S3 windows", "s3-windows")
     if config.delivery is not None:
         sink = delivery_sink(config.delivery, config.source.region, config.endpoints, config.records.key_fields)
-        _sink(windows.lines, sink, f"Delivery {config.delivery.type}", "delivery")
+        _sink(lines, sink, f"Delivery {config.delivery.type}", "delivery")
     _sink(dead_letters, json_lines_file_sink(config.dead_letter.location, "dead-letters"), "S3 dead letters", "s3-dlq")
 
 

@@ -14,7 +14,7 @@ lateness rule (:func:`udfs.windows.late_check`), are passed in and evaluated in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from config import RecordsConfig, WindowConfig
 from udfs import dead_letters
@@ -177,8 +177,9 @@ def parsed_records_sql(
     return f"{select}, {stage} AS dlq_stage, {reason} AS dlq_reason FROM ({typed_sql})"
 
 
-def valid_records_sql(parsed: str) -> str:
-    return f"SELECT * FROM {parsed} WHERE dlq_reason IS NULL"
+def valid_records_sql(parsed: str, condition: Callable[[str], str] = lambda valid: valid) -> str:
+    """The records that passed every check; ``condition`` may wrap the test (to count them)."""
+    return f"SELECT * FROM {parsed} WHERE {condition('dlq_reason IS NULL')}"
 
 
 def dead_letters_sql(parsed: str) -> str:

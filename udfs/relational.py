@@ -19,7 +19,8 @@ from pyflink.datastream import DataStream
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 
 from config import InferenceConfig, RecordsConfig, WindowConfig
-from connectors.jvm import java_ints, java_stream, java_strings, project_class, string_stream
+from connectors.jvm import java_ints, java_stream, java_strings, planner_operators, project_class, string_stream
+from connectors.metrics import RECORDS_PARSED, counted, register_counting_function
 from udfs.inference.flink import (
     LINE,
     OK,
@@ -45,6 +46,65 @@ from udfs.records import (
 )
 from udfs.sql import ISO_MILLIS, quote
 from udfs.windows import json_lines_sql, late_check, window_aggregate_sql, window_columns
+
+
+@dataclass(frozen=True)
+class OperatorNames:
+    """What the Flink dashboard calls the operators the planner makes for one step's SQL.
+
+    ``into`` is the table read from a DataStream, ``steps`` the work before the windows (or all
+    of it), ``windows`` the window aggregates, and ``lines`` the last operator, which makes the
+    step's output rows.
+    """
+
+    into: str
+    steps: str
+    lines: str
+    windows: str | None = None
+
+
+def parse_names(records: RecordsConfig, lines: str) -> OperatorNames:
+    return OperatorNames("Records into SQL", f"Parse and validate {records.format} records", lines)
+
+
+def window_names(records: RecordsConfig, window: WindowConfig, lines: str, scored: bool = False) -> OperatorNames:
+    """Names of a window step; its SQL reads the valid records, so the planner redoes the parse
+    step's work for it (or, ``scored``, filters the scored records)."""
+    windows = f"Windows {window.size_seconds} s by {', '.join(records.key_fields)}"
+    if scored:
+        return OperatorNames("Scored records into SQL", "Scored records", lines, windows)
+    parse = parse_names(records, lines)
+    return OperatorNames(parse.into, parse.steps, lines, windows)
+
+
+def named(stream: DataStream, names: OperatorNames) -> DataStream:
+    """``stream``, its upstream operators that still carry the planner's names renamed by ``names``.
+
+    The planner splits a step into several operators (one per layer of the parse, for example):
+    they are numbered, ``Parse and validate csv records (2/5)``.
+    """
+    operators = planner_operators(stream)
+    chosen: list[str] = []
+    windowed = False
+    for position, operator in enumerate(operators):
+        if operator.kind == "Scan":
+            chosen.append(names.into)
+        elif position == len(operators) - 1:
+            chosen.append(names.lines)
+        elif operator.kind.endswith("Aggregate") and names.windows is not None:
+            # Two-phase aggregation: the local phase pre-aggregates before the shuffle by key.
+            chosen.append(f"{names.windows} (partial)" if operator.kind.startswith("Local") else names.windows)
+            windowed = True
+        else:
+            chosen.append(names.windows if windowed and names.windows is not None else names.steps)
+    steps = chosen.count(names.steps)
+    numbered = 0
+    for operator, name in zip(operators, chosen, strict=True):
+        if name == names.steps and steps > 1:
+            numbered += 1
+            name = f"{name} ({numbered}/{steps})"
+        operator.rename(name)
+    return stream
 
 
 @dataclass(frozen=True)
@@ -100,19 +160,22 @@ def parse_records(
     """Parse and validate ``payloads`` (payload rows with event-time timestamps and watermarks): the valid records
     and the dead letters of parse, validate and lateness."""
     configure_table_environment(t_env)
+    register_counting_function(t_env)
     extra = record_numeric_fields(window, inference)[len(window.aggregate_fields) :]
     source = t_env.from_data_stream(payloads, source_schema())
     parsed = t_env.sql_query(parsed_records_sql(records, window, str(source), extra, (late_check(window),)))
+    dead_letters = string_stream(t_env, t_env.sql_query(dead_letters_sql(str(parsed))))
     return ParsedRecords(
-        valid=t_env.sql_query(valid_records_sql(str(parsed))),
-        dead_letters=string_stream(t_env, t_env.sql_query(dead_letters_sql(str(parsed)))),
+        valid=t_env.sql_query(valid_records_sql(str(parsed), lambda valid: counted(valid, RECORDS_PARSED))),
+        dead_letters=named(dead_letters, parse_names(records, "Dead letters as JSON lines")),
     )
 
 
 def window_lines(t_env: StreamTableEnvironment, valid: Table, records: RecordsConfig, window: WindowConfig) -> Windows:
     """Window records of the valid records as JSON lines (no inference)."""
     table = t_env.sql_query(window_aggregate_sql(records, window, str(valid)))
-    return Windows(json_lines(t_env, table, window_columns(records, window)))
+    lines = json_lines(t_env, table, window_columns(records, window))
+    return Windows(named(lines, window_names(records, window, "Window records as JSON lines")))
 
 
 def scored_window_lines(
@@ -125,12 +188,15 @@ def scored_window_lines(
     """Window records with their prediction, and the dead letters of the inference stage."""
     table = t_env.sql_query(window_aggregate_sql(records, window, str(valid)))
     function = WindowScoringFunction(inference)
-    outcomes = t_env.from_data_stream(
-        score(t_env.to_data_stream(table), function, inference, row_type(WINDOW_OUTPUT_COLUMNS))
-    )
+    windows = named(t_env.to_data_stream(table), window_names(records, window, "Window records to score"))
+    outcomes = t_env.from_data_stream(score(windows, function, inference, row_type(WINDOW_OUTPUT_COLUMNS)))
+    scored = OperatorNames("Scored windows into SQL", "Scored windows", "Scored window lines")
+    failed = OperatorNames("Scored windows into SQL", "Scored windows", "Inference dead letters")
     return Windows(
-        lines=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {outcomes} WHERE {OK}")),
-        dead_letters=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {outcomes} WHERE NOT {OK}")),
+        lines=named(string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {outcomes} WHERE {OK}")), scored),
+        dead_letters=named(
+            string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {outcomes} WHERE NOT {OK}")), failed
+        ),
     )
 
 
@@ -170,7 +236,7 @@ def scored_record_window_lines(
     body_type = "text/csv" if inference.endpoint.method == "GET" else inference.codec.content_type
     body = project_class("inference.RequestBody")(body_type, inference.codec.json_instances_key)
     batches = java_stream(
-        t_env.to_data_stream(selected),
+        named(t_env.to_data_stream(selected), parse_names(records, "Records to score")),
         lambda rows: streams.batches(rows, layout, body, batching.size, batching.max_delay_ms),
     )
     names = java_strings([name for name, _ in output])
@@ -184,9 +250,13 @@ def scored_record_window_lines(
     scored_ok = t_env.sql_query(f"SELECT * FROM {scored} WHERE {OK}")
     records, predictions, aggregates = scored_record_windows(records, inference)
     table = t_env.sql_query(window_aggregate_sql(records, window, str(scored_ok), predictions, aggregates))
+    lines = json_lines(t_env, table, window_columns(records, window, predictions, aggregates))
+    failed = string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {scored} WHERE NOT {OK}"))
     return Windows(
-        lines=json_lines(t_env, table, window_columns(records, window, predictions, aggregates)),
-        dead_letters=string_stream(t_env, t_env.sql_query(f"SELECT {LINE} FROM {scored} WHERE NOT {OK}")),
+        lines=named(lines, window_names(records, window, "Window records as JSON lines", scored=True)),
+        dead_letters=named(
+            failed, OperatorNames("Scored records into SQL", "Scored records", "Inference dead letters")
+        ),
     )
 
 

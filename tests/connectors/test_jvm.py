@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from pyflink.common import Configuration
+from pyflink.common import Configuration, Types
 from pyflink.fn_execution.beam import beam_worker_pool_service
 from pyflink.table import DataTypes
 from pyflink.table.types import _to_java_data_type
 
 from connectors.jvm import (
     PROJECT_JAVA_PACKAGE,
+    environment_configuration,
     java_configuration,
+    java_map,
     java_properties,
+    planner_operators,
     project_class,
     string_stream,
+    table_configuration,
 )
 from tests.flink_local import collect_strings, local_environment
 
@@ -51,3 +55,24 @@ def test_java_settings_hold_the_given_values() -> None:
     assert dict(configuration.toMap()) == {"aws.region": "eu-west-1", "source.init.position": "LATEST"}
     properties = java_properties({"aws.region": "eu-west-1"})
     assert properties.getProperty("aws.region") == "eu-west-1"
+
+
+def test_configurations_read_what_the_code_set() -> None:
+    env, t_env = local_environment()
+    env.get_config().enable_object_reuse()
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    assert environment_configuration(env)["pipeline.object-reuse"] == "true"
+    assert table_configuration(t_env)["table.local-time-zone"] == "UTC"
+    assert "table.local-time-zone" not in environment_configuration(env)
+
+
+def test_planner_operators_are_found_and_renamed_and_java_map_keeps_the_records() -> None:
+    env, t_env = local_environment(connector_jar=True)
+    table = t_env.from_data_stream(env.from_collection(["a", "b"], Types.STRING()))
+    stream = string_stream(t_env, t_env.sql_query(f"SELECT UPPER(f0) FROM {table} WHERE f0 <> 'c'"))
+    operators = planner_operators(stream)
+    assert [operator.kind for operator in operators] == ["Scan", "Calc"]
+    operators[1].rename("Upper case")
+    assert [operator.kind for operator in planner_operators(stream)] == ["Scan"]
+    counted = java_map(stream, project_class("metrics.CountedRecords")("upperCased"))
+    assert sorted(collect_strings(counted)) == ["A", "B"]

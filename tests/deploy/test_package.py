@@ -38,6 +38,7 @@ def test_zip_layout(tmp_path: Path) -> None:
     assert {"config/app.py", "job/main.py", "udfs/relational.py", "connectors/kinesis.py", f"lib/{JAR_NAME}"} <= names
     assert any(name.startswith("python-libs/aiohttp/") for name in names)
     assert any(name.startswith("python-libs/botocore/") for name in names)
+    assert {"python-libs/config/app.py", "python-libs/udfs/relational.py"} <= names
     assert not any(name.startswith(("python-libs/pyflink", "tests/", "deploy/", ".venv")) for name in names)
     assert not any("__pycache__" in name or name.endswith((".pyc", ".java")) for name in names)
     assert {"python": "job/main.py", "jarfile": f"lib/{JAR_NAME}", "pyFiles": "python-libs/"} == RUN_OPTIONS

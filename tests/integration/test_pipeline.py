@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from config import AppConfig
-from deploy.local.job_process import running_job
+from connectors.metrics import GROUP
+from deploy.local.job_process import job_id, rest_json, running_job
 from deploy.local.parquet_windows import read_parquet_windows
 from deploy.local.stack import LocalAws, delivery_prefix, free_port
-from deploy.local.testing import json_record_groups, prepare, read_lines, read_stream, wait_until
+from deploy.local.testing import json_record_groups, prepare, read_lines, read_stream, settled, wait_until
 from udfs.output import window_columns
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -112,6 +113,33 @@ def dead_letters(aws: LocalAws, config: AppConfig) -> list[dict[str, Any]]:
     return [json.loads(line) for line in read_lines(aws, location.bucket, location.key_prefix)[1]]
 
 
+# The job's own metrics once everything above is out: 9 valid records, the 5 windows, and the
+# dead letters of one stage each (the inference counter is there at 0).
+EXPECTED_METRICS = {
+    "recordsParsed": 9,
+    "windowsEmitted": 5,
+    "deadLettersParse": 1,
+    "deadLettersValidate": 1,
+    "deadLettersWindow": 1,
+    "deadLettersInference": 0,
+}
+
+
+def service_metrics(rest_port: int) -> dict[str, int]:
+    """The job's ``KinesisAnalytics`` metrics as the REST API lists them, summed over operators
+    and subtasks (ids read ``<subtask>.<operator>.KinesisAnalytics.<name>``)."""
+    jid = job_id(rest_port)
+    totals: dict[str, int] = {}
+    for vertex in rest_json(rest_port, f"/jobs/{jid}")["vertices"]:
+        base = f"/jobs/{jid}/vertices/{vertex['id']}/metrics"
+        ids = [metric["id"] for metric in rest_json(rest_port, base) if f".{GROUP}." in metric["id"]]
+        if ids:
+            for metric in rest_json(rest_port, f"{base}?get={','.join(ids)}"):
+                name = metric["id"].rsplit(f".{GROUP}.", 1)[1]
+                totals[name] = totals.get(name, 0) + int(float(metric["value"]))
+    return totals
+
+
 def put(aws: LocalAws, stream: str, records: list[bytes]) -> None:
     kinesis = aws.client("kinesis")
     for data in records:  # one call each keeps the order within the shard
@@ -131,7 +159,8 @@ def test_windows_and_dead_letters_end_to_end(aws: LocalAws, tmp_path: Path, deli
     put(aws, config.source.stream_name, PHASE_ONE)
 
     args = ("--checkpoint-interval-ms", "1000")
-    with running_job(aws, properties_path, tmp_path / "job.log", free_port(), args):
+    rest_port = free_port()
+    with running_job(aws, properties_path, tmp_path / "job.log", rest_port, args):
         # The late record must come after its window has been emitted, so the watermark has
         # passed it for certain.
         wait_until(lambda: len(delivered(aws, config)) >= 3, 120, "the first windows in the delivery stream")
@@ -145,6 +174,9 @@ def test_windows_and_dead_letters_end_to_end(aws: LocalAws, tmp_path: Path, deli
             120,
             "all windows and dead letters",
         )
+        # The REST API refreshes its metrics every few seconds.
+        settled(lambda: service_metrics(rest_port) == EXPECTED_METRICS, 60, "the job's KinesisAnalytics metrics")
+        assert service_metrics(rest_port) == EXPECTED_METRICS
 
     assert windows_in_s3(aws, config) == EXPECTED_WINDOWS
     assert delivered(aws, config) == EXPECTED_WINDOWS

@@ -132,7 +132,7 @@ CASES = {
         properties({"sink.kafka": {"topic": "windows"}}),
         "sink.kafka",
         "PropertyGroupId",
-        "unknown group; known groups are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq, inference",
+        "unknown group; known groups are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq, inference, inference.shadow",
     ),
     "s3 path without scheme": BadConfig(
         properties({"sink.s3": {"path": "scoring-out/windows"}}),
@@ -140,11 +140,11 @@ CASES = {
         "path",
         "must be s3://bucket/prefix, got 'scoring-out/windows'",
     ),
-    "parquet output": BadConfig(
-        properties({"sink.s3": {"path": "s3://scoring-out/windows", "format": "parquet"}}),
+    "unknown output format": BadConfig(
+        properties({"sink.s3": {"path": "s3://scoring-out/windows", "format": "avro"}}),
         "sink.s3",
         "format",
-        "parquet is not available in this build; use json",
+        "must be one of json | parquet, got 'avro'",
     ),
     "delivery stream name with a space": BadConfig(
         properties({"sink.delivery": {"type": "kinesis", "stream.name": "window delivery"}}),
