@@ -26,6 +26,7 @@ import pytest
 from config import write_property_groups
 from deploy.local.job_process import PROJECT_ROOT
 from deploy.local.stack import LocalAws, free_port
+from job.main import START_FAILURE
 from tests.reliability.conftest import CaseFigures
 
 Groups = dict[str, dict[str, str]]
@@ -132,7 +133,8 @@ CASES = {
         properties({"sink.kafka": {"topic": "windows"}}),
         "sink.kafka",
         "PropertyGroupId",
-        "unknown group; known groups are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq, inference, inference.shadow",
+        "unknown group; known groups are kinesis.source, records, window, sink.s3, sink.delivery, sink.dlq,"
+        " inference, inference.shadow",
     ),
     "s3 path without scheme": BadConfig(
         properties({"sink.s3": {"path": "scoring-out/windows"}}),
@@ -292,7 +294,8 @@ def test_bad_configuration_stops_before_flink_starts(name: str, tmp_path: Path, 
     case.details = {"message": run.stderr.rstrip("\n"), "returncode": run.returncode, "seconds": round(run.seconds, 2)}
 
     assert run.returncode == 1
-    assert run.stderr == expected + "\n"
+    # One ERROR line with the reason, as `deploy logs --errors` finds it (no traceback for a configuration error).
+    assert run.stderr == START_FAILURE + expected + "\n"
     assert run.stdout == ""
     assert run.jvm_command is None, "the job started a JVM before refusing its configuration"
     assert run.written == []
