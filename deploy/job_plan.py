@@ -5,9 +5,9 @@ nothing from this project's source tree: only what the application zip holds.
 
     python job_plan.py APP_DIR PROPERTIES_FILE RESULT_JSON
 
-The result names the Flink configuration the job's code set (compared with what a fresh
-environment and table environment hold) and, when the zip carries the configuration allowlist
-(``job.service_config.disallowed``), the properties the service would refuse.
+The result names the Flink configuration the job's code set: as the application's own
+``job.service_config`` reports it when the zip carries that module, else compared with what a
+fresh environment and table environment hold.  ``deploy validate`` holds it to the service's list.
 """
 
 from __future__ import annotations
@@ -45,22 +45,28 @@ def build_plan(app: Path, properties: Path) -> dict[str, Any]:
     baseline = settings(fresh, StreamTableEnvironment.create(fresh))
 
     config = main["build_config"](main["load_property_groups"](properties), {})
-    env, t_env = main["service_environment"]()
-    main["build_topology"](env, t_env, config)
+    service_config = _service_config()
+    if service_config is not None:
+        # The application's own account of what its code sets, the way the service starts it
+        # (the run options' jar and pyFiles given, PyFlink's local-only keys left out).
+        env, t_env = service_config.service_job(config)
+        set_in_code = service_config.properties_set_in_code(env, t_env)
+    else:
+        env, t_env = main["service_environment"]()
+        main["build_topology"](env, t_env, config)
+        set_in_code = {k: v for k, v in settings(env, t_env).items() if baseline.get(k) != v}
     plan = json.loads(env.get_execution_plan())
-    set_in_code = {k: v for k, v in settings(env, t_env).items() if baseline.get(k) != v}
-    return {"operators": len(plan.get("nodes", [])), "set_in_code": set_in_code, "disallowed": refused(set_in_code)}
+    return {"operators": len(plan.get("nodes", [])), "set_in_code": set_in_code, "checked": service_config is not None}
 
 
-def refused(set_in_code: dict[str, str]) -> list[str] | None:
-    """The allowlist check, when the application carries one; None when it does not."""
+def _service_config() -> Any:
+    """The application's ``job.service_config``, or None when it carries none."""
     try:
-        module = __import__(ALLOWLIST_MODULE, fromlist=["disallowed"])
+        return __import__(ALLOWLIST_MODULE, fromlist=["properties_set_in_code"])
     except ModuleNotFoundError as error:
         if error.name == ALLOWLIST_MODULE:
             return None
         raise
-    return sorted(module.disallowed(set_in_code))
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from config import ConfigError
 from deploy.application import RUN_OPTIONS, RUN_OPTIONS_GROUP, load_properties
+from job.service_config import disallowed, load_allowed_properties
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIBS_DIR = "python-libs"
@@ -206,9 +207,8 @@ def check_properties(properties: Path | None, report: Report) -> list[dict[str, 
 def build_job_plan(app: Path, properties: Path, python: Path, jar: Path) -> dict[str, object]:
     """Run :mod:`deploy.job_plan` in ``python`` on the unzipped application; its result.
 
-    The allowlist seam: the result's ``set_in_code`` maps every Flink property the job's code
-    set; ``disallowed`` is ``job.service_config.disallowed(set_in_code)`` when the zip carries
-    that module, else None.
+    The result's ``set_in_code`` maps every Flink property the job's code set; the caller holds
+    it to the service's list (``deploy/managed-flink-allowed-properties.txt``).
     """
     with tempfile.TemporaryDirectory(prefix="job-plan-") as scratch:
         output = Path(scratch) / "plan.json"
@@ -245,16 +245,14 @@ def check_job_plan(app: Path, properties: Path, options: Mapping[str, str], repo
         report.problem(f"job/main.py does not build its job plan: {result['error']}")
         return
     report.notes.append(f"job plan built: {result['operators']} operators")
-    disallowed = result.get("disallowed")
-    if disallowed is None:
-        report.notes.append("allowlist check skipped: the zip has no job/service_config.py")
-        return
     set_in_code = result.get("set_in_code") or {}
-    assert isinstance(set_in_code, dict) and isinstance(disallowed, list)
-    for key in disallowed:
-        value = f" = {set_in_code[key]}" if key in set_in_code else ""
+    assert isinstance(set_in_code, dict)
+    if not result.get("checked"):
+        report.notes.append("the zip has no job/service_config.py: properties compared with a fresh environment")
+    for key in disallowed(set_in_code, load_allowed_properties()):
         report.problem(
-            f"the job sets {key}{value} in code, not on the service's allowlist (Not allowed configuration change)"
+            f"the job sets {key} = {set_in_code[key]} in code, not on the service's allowlist"
+            " (Not allowed configuration change)"
         )
 
 

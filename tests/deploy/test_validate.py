@@ -62,34 +62,32 @@ def test_the_built_zip_passes_with_its_job_plan(built_zip: Path, capsys: pytest.
     assert int(plan.split(": ")[2].split()[0]) > 10
 
 
-def test_the_allowlist_of_the_zip_is_asked_about_what_the_code_sets(
+def test_a_property_set_in_code_that_the_service_refuses(
     built_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A stand-in allowlist that refuses one key the job never sets and records what it was asked.
-    asked = tmp_path / "asked.json"
-    allowlist = (
-        "import json\n"
-        "def disallowed(properties):\n"
-        f"    open({str(asked)!r}, 'w').write(json.dumps(sorted(properties)))\n"
-        "    return ['state.backend.type']\n"
+    # The job's service environment, changed in the zip to set one property the service's list lacks.
+    tuned = (
+        "\n_service_environment = service_environment\n\n\n"
+        "def service_environment(provided=None):\n"
+        "    env, t_env = _service_environment(provided)\n"
+        "    t_env.get_config().set('python.fn-execution.bundle.size', '100')\n"
+        "    return env, t_env\n"
     )
 
-    def with_allowlist(old: zipfile.ZipFile, new: zipfile.ZipFile) -> None:
-        copy_except()(old, new)
-        new.writestr("job/service_config.py", allowlist)
+    def with_tuning(old: zipfile.ZipFile, new: zipfile.ZipFile) -> None:
+        copy_except("job/runtime.py")(old, new)
+        new.writestr("job/runtime.py", old.read("job/runtime.py").decode() + tuned)
 
-    archive = rewritten(built_zip, tmp_path / "allowlist.zip", with_allowlist)
+    archive = rewritten(built_zip, tmp_path / "tuned.zip", with_tuning)
 
     code, _, err = run(capsys, str(archive), "--properties", str(PROPERTIES))
 
     assert code == 1
     assert err.splitlines() == [
-        "problem: the job sets state.backend.type in code, not on the service's allowlist "
+        "problem: the job sets python.fn-execution.bundle.size = 100 in code, not on the service's allowlist "
         "(Not allowed configuration change)",
         f"error: {archive} would not start on Managed Flink: 1 problem",
     ]
-    # What the job's code set, and only that: add_python_file's python.files among it.
-    assert "python.files" in json.loads(asked.read_text())
 
 
 def test_a_zip_without_the_jar(built_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
