@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, free_port, wait_until
+from deploy.local.stack import LOCAL_ACCOUNT, free_port, kinesis_emulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = PROJECT_ROOT / "build" / "kinesalite" / "node_modules" / "kinesalite"
@@ -54,28 +53,9 @@ def kinesalite_server(
 
     port = free_port()
     environment = {**os.environ, "AWS_ACCOUNT_ID": account, "AWS_REGION": region}
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [node, str(LAUNCHER), str(PACKAGE_DIR), str(port)],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = Kinesalite(f"http://127.0.0.1:{port}", port, process.pid)
-    try:
-        kinesis = LocalAws(server.endpoint, region).client("kinesis")
-        wait_until(
-            lambda: process.poll() is not None or "StreamNames" in kinesis.list_streams(),
-            startup_timeout_s,
-            "kinesalite to answer ListStreams",
-        )
-        if process.returncode is not None:
-            where = f"; see {log_path}" if log_path else ""
-            raise KinesaliteError(f"kinesalite exited with code {process.returncode} while starting{where}")
-        yield server
-    finally:
-        # Its data lives only in the process, so there is nothing to let it save.
-        process.kill()
-        process.wait()
-        if log_path:
-            log.close()  # type: ignore[union-attr]
+    endpoint = f"http://127.0.0.1:{port}"
+    command = [node, str(LAUNCHER), str(PACKAGE_DIR), str(port)]
+    with kinesis_emulator(
+        "kinesalite", command, environment, endpoint, region, log_path, startup_timeout_s, KinesaliteError
+    ) as process:
+        yield Kinesalite(endpoint, port, process.pid)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local.stack import LOCAL_ACCOUNT, LocalAws, free_port, wait_until
+from deploy.local.stack import LOCAL_ACCOUNT, free_port, kinesis_emulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = PROJECT_ROOT / "build" / "kinesis-mock" / "node_modules" / "kinesis-local"
@@ -87,29 +86,9 @@ def kinesis_mock_server(
             **{f"{change}_DURATION": STATE_CHANGE_DURATION for change in _STATE_CHANGES},
         }
     )
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [node, "--require", str(LOOPBACK_PRELOAD), str(main)],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = KinesisMock(f"http://127.0.0.1:{plain_port}", plain_port, tls_port, process.pid)
-    try:
-        kinesis = LocalAws(server.endpoint, region).client("kinesis")
-        wait_until(
-            lambda: process.poll() is not None or "StreamNames" in kinesis.list_streams(),
-            startup_timeout_s,
-            "kinesis-mock to answer ListStreams",
-        )
-        if process.returncode is not None:
-            where = f"; see {log_path}" if log_path else ""
-            raise KinesisMockError(f"kinesis-mock exited with code {process.returncode} while starting{where}")
-        yield server
-    finally:
-        # Killed, not terminated: on SIGTERM it waits 30 s for clients' idle keep-alive
-        # connections to close, and with persistence off it has nothing to save.
-        process.kill()
-        process.wait()
-        if log_path:
-            log.close()  # type: ignore[union-attr]
+    endpoint = f"http://127.0.0.1:{plain_port}"
+    command = [node, "--require", str(LOOPBACK_PRELOAD), str(main)]
+    with kinesis_emulator(
+        "kinesis-mock", command, environment, endpoint, region, log_path, startup_timeout_s, KinesisMockError
+    ) as process:
+        yield KinesisMock(endpoint, plain_port, tls_port, process.pid)

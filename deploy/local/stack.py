@@ -167,6 +167,43 @@ def moto_server(region: str, log_path: Path | None = None) -> Iterator[LocalAws]
             log.close()  # type: ignore[union-attr]
 
 
+@contextmanager
+def kinesis_emulator(
+    name: str,
+    command: list[str],
+    environment: Mapping[str, str],
+    endpoint: str,
+    region: str,
+    log_path: Path | None,
+    startup_timeout_s: float,
+    error: type[Exception],
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A local Kinesis emulator process: yielded once ``endpoint`` answers ListStreams, killed on exit.
+
+    Killed, not terminated: the emulators keep their data only in the process, so there is
+    nothing to let them save (and kinesis-mock waits 30 s on SIGTERM for idle keep-alive
+    connections).  ``error`` is raised, naming the log, when the process exits while starting.
+    """
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(command, env=dict(environment), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        kinesis = LocalAws(endpoint, region).client("kinesis")
+        wait_until(
+            lambda: process.poll() is not None or "StreamNames" in kinesis.list_streams(),
+            startup_timeout_s,
+            f"{name} to answer ListStreams",
+        )
+        if process.returncode is not None:
+            where = f"; see {log_path}" if log_path else ""
+            raise error(f"{name} exited with code {process.returncode} while starting{where}")
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+        if log_path:
+            log.close()  # type: ignore[union-attr]
+
+
 def create_resources(aws: LocalAws, config: AppConfig, shards: int = 1) -> None:
     """Create the input stream, buckets and delivery stream the config names (idempotent)."""
     s3 = aws.client("s3")
