@@ -24,7 +24,7 @@ from pyflink.table import StreamTableEnvironment
 
 from config import AppConfig, ConfigError, build_config, load_property_groups
 from connectors.jvm import environment_configuration, initialize_filesystems, table_configuration
-from job.runtime import CONNECTOR_JAR, PROJECT_ROOT, PYTHON_LIBS, service_environment
+from job.runtime import CONNECTOR_JAR, PROJECT_ROOT, PYTHON_LIBS, PYTHON_PACKAGES, service_environment
 from job.topology import build_topology
 
 __all__ = [
@@ -59,9 +59,14 @@ ALLOWED_PROPERTIES = load_allowed_properties() if ALLOWED_PROPERTIES_FILE.is_fil
 def service_provided(connector_jar: Path = CONNECTOR_JAR) -> dict[str, str]:
     """What the service passes in from the run options: the jar (``jarfile``) and the Python
     packages (``pyFiles``), as the Flink command line would set them."""
-    # In the application, python-libs/ holds the workers' packages; a source tree has them at its root.
-    py_files = PYTHON_LIBS if PYTHON_LIBS.is_dir() else PROJECT_ROOT
-    return {"pipeline.jars": connector_jar.resolve().as_uri(), "python.files": str(py_files)}
+    # In the application, python-libs/ holds the workers' packages.  A source tree names its
+    # packages one by one: PyFlink zips every python.files directory when it builds the plan, and
+    # the tree's root would take .venv and build/ with it (gigabytes, on every plan).
+    if PYTHON_LIBS.is_dir():
+        py_files = str(PYTHON_LIBS)
+    else:
+        py_files = ",".join(str(PROJECT_ROOT / package) for package in PYTHON_PACKAGES)
+    return {"pipeline.jars": connector_jar.resolve().as_uri(), "python.files": py_files}
 
 
 def service_job(
