@@ -590,7 +590,9 @@ def test_inference_verifies_the_endpoints_certificate(kind: str, tmp_path: Path,
     assert certificate_reason(port, "unable to get local issuer certificate").fullmatch(letters[0]["reason"])
     ip_mismatch = "IP address mismatch, certificate is not valid for '127.0.0.1'."
     assert certificate_reason(wrong_name_port, ip_mismatch).fullmatch(letters[1]["reason"])
-    assert json.loads(trusted["line"]) == {**window, "prediction": expected}
+    # SageMaker names the variant that answered (the model server's single one).
+    variant = {"prediction_variant": "AllTraffic"} if kind == "sagemaker" else {}
+    assert json.loads(trusted["line"]) == {**window, "prediction": expected, **variant}
     # Only the verified connection carried a request.
     assert (stats.requests, stats.by_status) == (1, {200: 1})
 
@@ -612,7 +614,16 @@ def test_no_property_turns_certificate_verification_off(case: CaseFigures) -> No
             known[group] = refused.value.problem.removeprefix("unknown key; known keys are ").split(", ")
     case.details = {"groups": groups}
 
-    assert set(groups) == {"kinesis.source", "records", "window", "sink.s3", "sink.delivery", "sink.dlq", "inference"}
+    assert set(groups) == {
+        "kinesis.source",
+        "records",
+        "window",
+        "sink.s3",
+        "sink.delivery",
+        "sink.dlq",
+        "inference",
+        "inference.shadow",
+    }
     assert "api.key" in known["inference"] and "url" in known["inference"]  # the list is the real one
     assert {group: [k for k in keys if _VERIFICATION_WORDS.search(k)] for group, keys in known.items()} == {
         group: [] for group in groups
