@@ -398,24 +398,12 @@ _KNOWN_GROUPS: dict[str, frozenset[str]] = {
     "sink.s3": frozenset({"path", "format", "partition.time"}),
     "sink.delivery": frozenset({"type", "stream.name"}) | _CREDENTIAL_KEYS,
     "sink.dlq": frozenset({"path"}),
-    "inference": frozenset(
+    "inference": _ENDPOINT_KEYS
+    | frozenset(
         {
             "enabled",
             "input",
-            "type",
-            "endpoint.name",
-            "target.variant",
-            "custom.attributes",
-            "url",
-            "method",
-            "query.parameter",
-            "auth",
-            "api.key",
-            "content.type",
             "features",
-            "json.instances.key",
-            "json.response.field",
-            "json.score.field",
             "prediction.field",
             "label.field",
             "batch.size",
@@ -425,7 +413,6 @@ _KNOWN_GROUPS: dict[str, frozenset[str]] = {
             "backoff.initial.ms",
             "backoff.max.ms",
             "capacity",
-            "variant.header",
         }
     ),
     "inference.shadow": _ENDPOINT_KEYS | {"sample.rate", "timeout.ms"},
